@@ -1,0 +1,48 @@
+# Two commands do everything (see README): `make lab` and `make test`.
+# Both create .venv and install the pinned environment once; a second run installs nothing.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+# Progress bars change between runs; stored outputs and nbval must not see them.
+NB_ENV := TQDM_DISABLE=1 PYDEVD_DISABLE_FILE_VALIDATION=1
+NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+
+.PHONY: setup lab test test-unit test-notebooks execute bench clean
+
+setup: $(STAMP)
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "vaecourse needs Python 3.11, found " + sys.version.split()[0]'
+	$(PYTHON) -m venv $(VENV)
+
+# The stamp is newer than the files it installs from, so a second run does nothing.
+$(STAMP): requirements.txt pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --disable-pip-version-check -r requirements.txt
+	$(BIN)/python -m pip install --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+lab: setup
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 notebooks/01_elbo.ipynb
+
+test: setup
+	$(MAKE) --no-print-directory test-unit test-notebooks
+
+test-unit: setup
+	$(BIN)/python -m pytest tests
+
+test-notebooks: setup
+	$(NB_ENV) $(BIN)/python -m pytest $(NBVAL) notebooks
+
+# Re-run notebooks from a clean kernel and store their outputs: `make execute` (all) or
+# `make execute NB=notebooks/02_kl_closed_form.ipynb` (maintainers, after an edit).
+execute: setup
+	$(NB_ENV) $(BIN)/jupyter execute --inplace --kernel_name=python3 $(if $(NB),$(NB),$(NOTEBOOKS))
+
+bench: setup
+	$(BIN)/python tests/benchmarks/bench_import.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info student

@@ -1,0 +1,3 @@
+"""Checks for the exercises of notebook full_vae."""
+
+__all__: list[str] = []

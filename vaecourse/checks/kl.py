@@ -1,0 +1,3 @@
+"""Checks for the exercises of notebook kl."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Checks for the exercises of notebook kl_budget."""
+
+__all__: list[str] = []

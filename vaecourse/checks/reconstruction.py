@@ -1,0 +1,3 @@
+"""Checks for the exercises of notebook reconstruction."""
+
+__all__: list[str] = []

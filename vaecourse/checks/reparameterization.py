@@ -1,0 +1,3 @@
+"""Checks for the exercises of notebook reparameterization."""
+
+__all__: list[str] = []

@@ -1,0 +1,71 @@
+"""The KL term of the ELBO: a diagonal Gaussian against the standard normal prior.
+
+Taught in notebook 02_kl_closed_form. For q = N(mu, diag(sigma^2)) and p = N(0, I), the KL
+splits over dimensions, and for one dimension
+
+    KL = E_q[log q(z) - log p(z)]
+       = E_q[-1/2 log sigma^2 - (z - mu)^2 / (2 sigma^2) + z^2 / 2]
+       = -1/2 log sigma^2 - 1/2 + (mu^2 + sigma^2) / 2
+       = 1/2 (mu^2 + sigma^2 - log sigma^2 - 1),
+
+since E_q[(z - mu)^2] = sigma^2 and E_q[z^2] = mu^2 + sigma^2 (Kingma & Welling 2013,
+Appendix B). The encoder outputs logvar = log sigma^2, so no constraint is needed.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._validation import float_tensor, positive_int, same_shape
+
+__all__ = ["gaussian_kl", "gaussian_kl_per_dim", "monte_carlo_kl"]
+
+
+def _check(mu: torch.Tensor, logvar: torch.Tensor) -> None:
+    float_tensor("mu", mu, min_dim=1)
+    float_tensor("logvar", logvar, min_dim=1)
+    same_shape("mu", mu, "logvar", logvar)
+
+
+def gaussian_kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu_j, exp(logvar_j)) || N(0, 1)) for every dimension j, not summed.
+
+    Formula: 1/2 (mu^2 + exp(logvar) - logvar - 1), written with expm1 so that it stays
+    accurate (not just finite) near the prior, where exp(logvar) - 1 would cancel.
+    Shapes: mu, logvar (..., d) -> (..., d). Taught in notebook 02_kl_closed_form.
+    """
+    _check(mu, logvar)
+    return 0.5 * (mu.pow(2) + (torch.expm1(logvar) - logvar))
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) in closed form, summed over the last dimension.
+
+    Formula: 1/2 sum_j (mu_j^2 + exp(logvar_j) - logvar_j - 1).
+    Shapes: mu, logvar (..., d) -> (...). Any float dtype; finite for logvar in [-30, 20].
+    Taught in notebook 02_kl_closed_form.
+    """
+    return gaussian_kl_per_dim(mu, logvar).sum(-1)
+
+
+def monte_carlo_kl(
+    mu: torch.Tensor,
+    logvar: torch.Tensor,
+    num_samples: int,
+    generator: torch.Generator | None = None,
+    *,
+    per_sample: bool = False,
+) -> torch.Tensor:
+    """Monte Carlo estimate of the same KL: the mean over S draws z ~ q of log q(z) - log p(z).
+
+    With z = mu + sigma * eps, log q(z) - log p(z) = sum_j (-logvar_j / 2 - eps_j^2 / 2 + z_j^2 / 2)
+    (the 2 pi constants cancel). Shapes: mu, logvar (..., d) -> (...); with
+    ``per_sample=True`` the S single-draw estimates (S, ...) so their spread can be measured.
+    Taught in notebook 02_kl_closed_form.
+    """
+    _check(mu, logvar)
+    num_samples = positive_int("num_samples", num_samples)
+    eps = torch.randn((num_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
+    z = mu + torch.exp(0.5 * logvar) * eps
+    log_ratio = (0.5 * (z.pow(2) - eps.pow(2) - logvar)).sum(-1)
+    return log_ratio if per_sample else log_ratio.mean(0)

@@ -1,0 +1,3 @@
+"""Widgets of notebook elbo."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Widgets of notebook kl."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Widgets of notebook kl_budget."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Widgets of notebook reconstruction."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Widgets of notebook reparameterization."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""Widgets of notebook score_function."""
+
+__all__: list[str] = []

@@ -1,0 +1,117 @@
+"""The checks of notebook 02_kl_closed_form: the reference solution passes, each likely mistake
+fails with a message that names it, and an unfinished exercise says "not implemented"."""
+
+import pytest
+import torch
+
+from vaecourse.checks import check_gaussian_kl, check_kl_gradient
+
+
+def solution_gaussian_kl(mu, logvar):
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(-1)
+
+
+def solution_kl_gradient(mu, logvar):
+    return mu, 0.5 * (logvar.exp() - 1)
+
+
+def _kl_terms(mu, logvar):
+    return mu.pow(2) + logvar.exp() - logvar - 1
+
+
+WRONG_ANSWERS = {
+    "check_gaussian_kl": [
+        (lambda mu, lv: 0.5 * (mu.pow(2) + lv.exp() - lv).sum(-1), '"-1" is missing'),
+        (lambda mu, lv: -0.5 * _kl_terms(mu, lv).sum(-1), "flipped sign"),
+        (lambda mu, lv: 0.5 * (mu.pow(2) + lv.exp() + lv - 1).sum(-1), "flipped sign"),
+        (lambda mu, lv: 0.5 * (mu.pow(2) + (0.5 * lv).exp() - lv - 1).sum(-1), "sigma used where sigma^2 belongs"),
+        (lambda mu, lv: 0.5 * _kl_terms(mu, lv).mean(-1), "mean over the latent dimensions"),
+        (lambda mu, lv: 0.5 * _kl_terms(mu, lv).sum(), "batch dimension summed away"),
+        (lambda mu, lv: 0.5 * _kl_terms(mu, lv).sum(-1).mean(), "batch dimension averaged away"),
+        (lambda mu, lv: 0.5 * _kl_terms(mu, lv).sum(0), "sum over the batch dimension"),
+        (lambda mu, lv: _kl_terms(mu, lv).sum(-1), "factor 1/2 is missing"),
+        (lambda mu, lv: 0.5 * (mu.pow(2) + lv.exp() - 0.5 * lv - 1).sum(-1), "log sigma used where log sigma^2"),
+    ],
+    "check_kl_gradient": [
+        (lambda mu, lv: (mu, 0.5 * lv.exp()), '"-1" is missing'),
+        (lambda mu, lv: (-mu, 0.5 * (1 - lv.exp())), "flipped sign"),
+        (lambda mu, lv: (mu, 0.5 * (1 - lv.exp())), "flipped sign in dKL/dlogvar"),
+        (lambda mu, lv: (mu, 0.5 * ((0.5 * lv).exp() - 1)), "sigma used where sigma^2 belongs"),
+        (lambda mu, lv: (mu / mu.shape[1], 0.5 * (lv.exp() - 1) / mu.shape[1]), "mean over latent dimensions"),
+        (lambda mu, lv: (mu.sum(0), 0.5 * (lv.exp() - 1).sum(0)), "batch dimension summed away"),
+        (lambda mu, lv: (mu / len(mu), 0.5 * (lv.exp() - 1) / len(mu)), "batch-averaged KL"),
+        (lambda mu, lv: (mu, 0.5 * (1 - 1 / lv.exp())), "with respect to sigma^2 instead of logvar"),
+        (lambda mu, lv: (2 * mu, lv.exp() - 1), "factor 1/2 is missing"),
+        (lambda mu, lv: (0.5 * (lv.exp() - 1), mu), "swapped"),
+    ],
+}
+
+CHECKS = {"check_gaussian_kl": check_gaussian_kl, "check_kl_gradient": check_kl_gradient}
+SOLUTIONS = {"check_gaussian_kl": solution_gaussian_kl, "check_kl_gradient": solution_kl_gradient}
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_the_reference_solution_passes(name):
+    result = CHECKS[name](SOLUTIONS[name])
+    assert result.passed, str(result)
+    assert str(result).startswith("[PASS]")
+
+
+@pytest.mark.parametrize(
+    "name, wrong, expected",
+    [(name, wrong, expected) for name, answers in WRONG_ANSWERS.items() for wrong, expected in answers],
+)
+def test_every_likely_mistake_fails_and_is_named(name, wrong, expected):
+    result = CHECKS[name](wrong)
+    assert result.status == "failed"
+    assert expected in result.message, result.message
+    assert result.mistake is not None
+
+
+def test_each_check_knows_at_least_three_wrong_answers():
+    assert all(len(answers) >= 3 for answers in WRONG_ANSWERS.values())
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_an_unfinished_exercise_says_not_implemented(name):
+    def unfinished(mu, logvar):
+        raise NotImplementedError
+
+    result = CHECKS[name](unfinished)
+    assert result.status == "not implemented"
+    assert "not implemented yet" in str(result)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_a_crashing_answer_is_reported_in_one_line(name):
+    result = CHECKS[name](lambda mu, logvar: mu @ logvar)  # a shape error
+    assert result.status == "failed"
+    assert "raised RuntimeError" in result.message
+
+
+def test_an_answer_with_the_right_numbers_but_no_batch_axis_is_told_the_shape():
+    result = check_gaussian_kl(lambda mu, lv: solution_gaussian_kl(mu, lv).unsqueeze(-1))
+    assert result.status == "failed"
+    assert "expected shape (3,)" in result.message
+
+
+def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():
+    def edits_in_place(mu, logvar):
+        out = solution_gaussian_kl(mu, logvar)
+        logvar.mul_(0)
+        return out
+
+    assert check_gaussian_kl(edits_in_place).passed
+
+
+def test_a_float64_answer_passes_too():
+    assert check_gaussian_kl(lambda mu, lv: solution_gaussian_kl(mu.double(), lv.double())).passed
+    assert check_kl_gradient(lambda mu, lv: tuple(t.double() for t in solution_kl_gradient(mu, lv))).passed
+
+
+def test_an_autograd_gradient_is_accepted():
+    def by_autograd(mu, logvar):
+        mu, logvar = mu.requires_grad_(True), logvar.requires_grad_(True)
+        return torch.autograd.grad(solution_gaussian_kl(mu, logvar).sum(), (mu, logvar))
+
+    assert check_kl_gradient(by_autograd).passed

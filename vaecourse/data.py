@@ -1,15 +1,141 @@
 """Data for the course: MNIST with an offline fallback to scikit-learn's digits.
 
-Taught in notebook 06_full_vae.
+Taught in notebook 06_full_vae. Every loader returns a ``Dataset`` of tensors (images float32
+in [0, 1] of shape (N, H, W), labels int64 of shape (N,)); batching stays in the training loop.
+
+MNIST comes as the four official IDX files, fetched with pooch from the first mirror that
+answers. pooch streams each file into a temporary file in the cache folder, checks its hash
+and only then renames it into place, so the cache never holds a partial or unverified file
+under its real name; a cached file whose hash no longer matches is deleted and fetched again.
+
+Environment variables (an explicit argument always wins):
+
+    VAECOURSE_DATA           folder that holds the MNIST .gz files
+                             (default: the user cache, e.g. ~/.cache/vaecourse/mnist)
+    VAECOURSE_MNIST_MIRRORS  comma-separated mirror base URLs, tried in order
+    VAECOURSE_OFFLINE        1 / true / yes: never touch the network; use cached files only
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import gzip
+import logging
+import math
+import os
+import re
+import socket
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
 import torch
 
-from ._validation import float_tensor, in_unit_interval
+from ._validation import float_tensor, in_unit_interval, positive_float
 
-__all__ = ["binarize"]
+__all__ = [
+    "DEFAULT_MIRRORS",
+    "MNIST_MD5",
+    "Dataset",
+    "DownloadError",
+    "binarize",
+    "load_dataset",
+    "load_digits",
+    "load_mnist",
+]
+
+DEFAULT_MIRRORS: tuple[str, ...] = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+    "http://yann.lecun.com/exdb/mnist/",
+)
+
+MNIST_FILES: dict[str, tuple[str, str]] = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+}
+
+# md5 of the published .gz files (LeCun & Cortes); every mirror serves these exact bytes.
+MNIST_MD5: dict[str, str] = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+
+ENV_CACHE = "VAECOURSE_DATA"
+ENV_MIRRORS = "VAECOURSE_MNIST_MIRRORS"
+ENV_OFFLINE = "VAECOURSE_OFFLINE"
+
+# Connect timeout short, so that an offline machine gives up within seconds; read timeout
+# long enough for a slow mirror. DNS lookups get the connect timeout too (see _resolve_hosts).
+DEFAULT_TIMEOUT: tuple[float, float] = (3.0, 30.0)
+
+_SPLITS = ("train", "test")
+_NAMES = ("auto", "mnist", "digits")
+_FALLBACK = "using scikit-learn's 8x8 digits instead."
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """Images and labels as tensors.
+
+    images: float32 (N, H, W), grey levels in [0, 1]; labels: int64 (N,), digits 0-9;
+    name: "mnist" or "digits"; split: "train" or "test"; note: why this data set was
+    chosen when "auto" fell back to the digits, empty otherwise.
+    Taught in notebook 06_full_vae.
+    """
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    name: str
+    split: str
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        float_tensor("images", self.images)
+        if self.images.dtype != torch.float32 or self.images.dim() != 3:
+            raise ValueError(
+                f"images must be float32 of shape (N, H, W), got {self.images.dtype} "
+                f"of shape {tuple(self.images.shape)}"
+            )
+        in_unit_interval("images", self.images)
+        if self.labels.dtype != torch.int64 or self.labels.dim() != 1:
+            raise ValueError(
+                f"labels must be int64 of shape (N,), got {self.labels.dtype} "
+                f"of shape {tuple(self.labels.shape)}"
+            )
+        if len(self.images) == 0 or len(self.images) != len(self.labels):
+            raise ValueError(
+                f"images and labels must hold the same number N >= 1 of examples, got "
+                f"{len(self.images)} images and {len(self.labels)} labels"
+            )
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """(H, W): (28, 28) for MNIST, (8, 8) for the digits."""
+        return (self.images.shape[1], self.images.shape[2])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+class DownloadError(RuntimeError):
+    """MNIST could not be had: every mirror failed (or offline mode and nothing cached).
+
+    ``attempts`` lists (url, reason) for every URL tried; ``summary`` is a one-line account.
+    """
+
+    def __init__(self, message: str, summary: str, attempts: Sequence[tuple[str, str]] = ()):
+        super().__init__(message)
+        self.summary = summary
+        self.attempts = list(attempts)
 
 
 def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -22,3 +148,502 @@ def binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch
     float_tensor("x", x)
     in_unit_interval("x", x)
     return torch.bernoulli(x, generator=generator)
+
+
+# ---------------------------------------------------------------------------------------
+# Loaders
+
+
+def load_mnist(
+    split: str = "train",
+    cache_dir: str | os.PathLike | None = None,
+    mirrors: Sequence[str] | None = None,
+    progress: bool = False,
+    *,
+    offline: bool | None = None,
+    timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    checksums: Mapping[str, str] | None = None,
+    binarize: str | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """MNIST, 28x28 grey levels scaled to [0, 1]: 60,000 train or 10,000 test images.
+
+    Files already in the cache with the right checksum are used without any network access.
+    Otherwise each missing file is fetched from the first of ``mirrors`` that delivers it
+    with the right checksum.
+
+    split: "train" or "test".
+    cache_dir: folder holding the four .gz files; default $VAECOURSE_DATA, else the user
+        cache folder (pooch.os_cache("vaecourse") / "mnist").
+    mirrors: base URLs tried in order; default $VAECOURSE_MNIST_MIRRORS (comma-separated),
+        else DEFAULT_MIRRORS.
+    progress: show a tqdm bar per download.
+    offline: never download (default: $VAECOURSE_OFFLINE).
+    timeout: seconds, (connect, read) or one number for both.
+    checksums: {file name: md5 hex or "alg:hex"} overriding MNIST_MD5 (for mirrors of your own).
+    binarize: None (grey levels) or "fixed" (one Bernoulli draw per pixel with ``seed``;
+        for dynamic binarization call ``vaecourse.data.binarize`` every epoch instead).
+    Raises DownloadError listing every URL tried and why it failed; ValueError on bad
+    arguments or a malformed file. Taught in notebook 06_full_vae.
+    """
+    split = _check_choice("split", split, _SPLITS)
+    mode = _check_binarize(binarize)
+    folder = _cache_dir(cache_dir)
+    mirror_list = _mirrors(mirrors)
+    offline = _offline(offline)
+    timeouts = _timeouts(timeout)
+    table = _checksums(checksums)
+    session = _Fetcher(folder, mirror_list, offline, timeouts, progress)
+    images_file, labels_file = MNIST_FILES[split]
+    images_path = session.fetch(images_file, table[images_file])
+    labels_path = session.fetch(labels_file, table[labels_file])
+
+    images = _read_idx(images_path, ndim=3)
+    labels = _read_idx(labels_path, ndim=1)
+    if len(images) != len(labels):
+        raise ValueError(
+            f"{images_file} holds {len(images)} images but {labels_file} holds {len(labels)} labels"
+        )
+    if labels.max() > 9:
+        raise ValueError(f"{labels_file} holds labels up to {labels.max()}, expected digits 0-9")
+    x = torch.from_numpy(np.array(images, dtype=np.float32)).div_(255.0)
+    y = torch.from_numpy(np.array(labels, dtype=np.int64))
+    return Dataset(_apply_binarization(x, mode, seed), y, "mnist", split)
+
+
+def load_digits(split: str = "train", *, binarize: str | None = None, seed: int = 0) -> Dataset:
+    """scikit-learn's bundled handwritten digits: 8x8 images, grey levels 0-16 scaled to [0, 1].
+
+    Needs no network. Split rule (deterministic, no random numbers): within each digit
+    class, in the order of the file, every fifth image (the 5th, 10th, ...) is a test image,
+    the rest train; that gives 1,442 train and 355 test images of the 1,797, every class
+    split about 80/20.
+    binarize, seed: as in ``load_mnist``. Taught in notebook 06_full_vae.
+    """
+    split = _check_choice("split", split, _SPLITS)
+    mode = _check_binarize(binarize)
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    bunch = sklearn_digits()
+    target = np.asarray(bunch.target, dtype=np.int64)
+    rank_in_class = np.empty_like(target)
+    for digit in np.unique(target):
+        members = np.flatnonzero(target == digit)
+        rank_in_class[members] = np.arange(len(members))
+    is_test = rank_in_class % 5 == 4
+    keep = is_test if split == "test" else ~is_test
+    x = torch.from_numpy(np.asarray(bunch.images[keep], dtype=np.float32) / np.float32(16.0))
+    y = torch.from_numpy(target[keep])
+    return Dataset(_apply_binarization(x, mode, seed), y, "digits", split)
+
+
+def load_dataset(
+    name: str = "auto",
+    split: str = "train",
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    mirrors: Sequence[str] | None = None,
+    progress: bool = False,
+    offline: bool | None = None,
+    timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    checksums: Mapping[str, str] | None = None,
+    binarize: str | None = None,
+    seed: int = 0,
+) -> Dataset:
+    """The course's data: "mnist", "digits", or "auto" (MNIST when it can be had, else digits).
+
+    "auto" tries ``load_mnist``; when MNIST cannot be had (no network, every mirror failed,
+    or offline mode with nothing cached) it prints one line saying so and why, and returns
+    the digits with that line in ``Dataset.note``. To load the matching test split without a
+    second attempt: ``train = load_dataset("auto"); test = load_dataset(train.name, "test")``.
+    The MNIST arguments (cache_dir ... checksums) are ignored for "digits".
+    "mnist" raises DownloadError listing every URL tried. Taught in notebook 06_full_vae.
+    """
+    name = _check_choice("name", name, _NAMES)
+    if name == "digits":
+        return load_digits(split, binarize=binarize, seed=seed)
+
+    def mnist() -> Dataset:
+        return load_mnist(
+            split,
+            cache_dir,
+            mirrors,
+            progress,
+            offline=offline,
+            timeout=timeout,
+            checksums=checksums,
+            binarize=binarize,
+            seed=seed,
+        )
+
+    if name == "mnist":
+        return mnist()
+    try:
+        return mnist()
+    except DownloadError as error:
+        line = f"{error.summary}; {_FALLBACK}"
+        print(line)
+        digits = load_digits(split, binarize=binarize, seed=seed)
+        return dataclasses.replace(digits, note=line)
+
+
+# ---------------------------------------------------------------------------------------
+# Downloading
+
+
+class _Fetcher:
+    """Fetches the files of one ``load_mnist`` call, remembering dead mirrors between files."""
+
+    def __init__(
+        self,
+        folder: Path,
+        mirrors: list[str],
+        offline: bool,
+        timeout: tuple[float, float],
+        progress: bool,
+    ):
+        self.folder = folder
+        self.mirrors = mirrors
+        self.offline = offline
+        self.timeout = timeout
+        self.progress = progress
+        self.dead: dict[str, str] = {}  # mirror -> why it cannot be reached
+        self.resolved = False
+
+    def fetch(self, fname: str, known_hash: str) -> Path:
+        target = self.folder / fname
+        if target.is_file():
+            if _hash_matches(target, known_hash):
+                return target
+            if self.offline:
+                raise DownloadError(
+                    f"{target} is corrupted (its checksum does not match {known_hash}) and "
+                    f"offline mode is on ({ENV_OFFLINE}); delete it, or allow downloads",
+                    summary=f"the cached MNIST file {fname} is corrupted and offline mode is on",
+                )
+            # Deleting first makes pooch's final rename land on a free name, which is atomic
+            # on every platform (replacing an existing file is not atomic on Windows).
+            try:
+                target.unlink()
+            except OSError as exc:
+                raise DownloadError(
+                    f"{target} is corrupted (its checksum does not match {known_hash}) and "
+                    f"cannot be replaced ({exc}); delete it or choose another cache_dir",
+                    summary=f"the cached MNIST file {fname} is corrupted and cannot be replaced",
+                ) from exc
+        if self.offline:
+            raise DownloadError(
+                f"{fname} is not in the cache ({self.folder}) and offline mode is on "
+                f"({ENV_OFFLINE} or offline=True); copy the MNIST .gz files there or allow "
+                "downloads",
+                summary="MNIST is not in the cache and offline mode is on",
+            )
+        if not self.resolved:
+            self.dead.update(_resolve_hosts(self.mirrors, self.timeout[0]))
+            self.resolved = True
+
+        import pooch
+
+        downloader = pooch.HTTPDownloader(progressbar=self.progress, timeout=self.timeout)
+        attempts: list[tuple[str, str]] = []
+        for mirror in self.mirrors:
+            url = mirror + fname
+            if mirror in self.dead:
+                attempts.append((url, self.dead[mirror]))
+                continue
+            try:
+                with _quiet_pooch():
+                    pooch.retrieve(
+                        url, known_hash, fname=fname, path=self.folder, downloader=downloader
+                    )
+                return target
+            except (OSError, ValueError) as exc:  # requests' errors are OSErrors
+                reason = _reason(exc)
+                attempts.append((url, reason))
+                if _unreachable(exc):
+                    self.dead[mirror] = reason
+        raise _all_failed(fname, self.folder, attempts)
+
+
+def _all_failed(fname: str, folder: Path, attempts: list[tuple[str, str]]) -> DownloadError:
+    lines = "\n".join(f"  {url}: {reason}" for url, reason in attempts)
+    reasons = [reason for _, reason in attempts]
+    if len(set(reasons)) == 1:
+        why = reasons[0]
+    else:
+        why = "; ".join(f"{urlsplit(url).netloc}: {reason}" for url, reason in attempts)
+    n = len(attempts)
+    failed = f"all {n} mirrors failed" if n > 1 else "the mirror failed"
+    summary = f"MNIST could not be downloaded ({failed}: {why})"
+    message = (
+        f"could not download {fname} from any of {n} mirror(s):\n{lines}\n"
+        f"Cache folder: {folder}. Point {ENV_MIRRORS} (comma-separated base URLs) at a working "
+        f'mirror, copy the MNIST .gz files into the cache folder, or use load_dataset("digits").'
+    )
+    return DownloadError(message, summary=summary, attempts=attempts)
+
+
+def _resolve_hosts(mirrors: list[str], seconds: float) -> dict[str, str]:
+    """Look up every mirror's host name in parallel, for at most ``seconds`` in all.
+
+    requests' connect timeout does not cover the DNS lookup, which on a machine without
+    network can block for tens of seconds per host. Returns {mirror: reason} for the mirrors
+    whose host did not resolve in time; a lookup left running finishes in a daemon thread.
+    Mirrors reached through a proxy are not looked up (the proxy resolves them).
+    """
+    from requests.utils import get_environ_proxies
+
+    results: dict[str, str | None] = {}
+    lock = threading.Lock()
+
+    def look_up(mirror: str, host: str, port: int) -> None:
+        try:
+            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            outcome = None
+        except OSError:
+            outcome = "host name could not be resolved"
+        with lock:
+            results[mirror] = outcome
+
+    threads = []
+    for mirror in mirrors:
+        parts = urlsplit(mirror)
+        if get_environ_proxies(mirror):
+            results[mirror] = None
+            continue
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        thread = threading.Thread(target=look_up, args=(mirror, parts.hostname, port), daemon=True)
+        thread.start()
+        threads.append(thread)
+    deadline = time.monotonic() + seconds
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    with lock:
+        done = dict(results)
+    dead = {m: reason for m, reason in done.items() if reason is not None}
+    for mirror in mirrors:
+        if mirror not in done:
+            dead[mirror] = f"host name not resolved within {seconds:g} s"
+    return dead
+
+
+def _unreachable(exc: BaseException) -> bool:
+    """True when the mirror itself cannot be reached (worth skipping for the next file)."""
+    from requests import exceptions as rex
+
+    return isinstance(exc, (rex.ConnectTimeout, rex.ConnectionError)) and not isinstance(
+        exc, rex.ReadTimeout
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    """A short, stable account of why one download failed."""
+    import urllib3
+    from requests import exceptions as rex
+
+    if isinstance(exc, rex.HTTPError) and exc.response is not None:
+        return f"HTTP {exc.response.status_code} {exc.response.reason or ''}".strip()
+    if isinstance(exc, rex.ConnectTimeout):
+        return "connection timed out"
+    if isinstance(exc, rex.ReadTimeout):
+        return "the server stopped sending (read timed out)"
+    if isinstance(exc, rex.ChunkedEncodingError):
+        return "transfer interrupted (the connection closed mid-file)"
+    if isinstance(exc, rex.ConnectionError):
+        causes = list(_causes(exc))
+        if any(
+            isinstance(c, (socket.gaierror, urllib3.exceptions.NameResolutionError)) for c in causes
+        ):
+            return "host name could not be resolved"
+        if any(isinstance(c, ConnectionRefusedError) for c in causes):
+            return "connection refused"
+        if any(isinstance(c, rex.SSLError) for c in causes):
+            return "TLS handshake failed"
+        if any(
+            isinstance(c, (ConnectionResetError, urllib3.exceptions.ProtocolError)) for c in causes
+        ):
+            return "the server closed the connection"
+        return "cannot connect"
+    mismatch = re.search(r"expected (\S+) but got (\S+?)\.", str(exc))
+    if isinstance(exc, ValueError) and mismatch:
+        return f"checksum mismatch (expected {mismatch.group(1)}, got {mismatch.group(2)})"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps (requests hides the socket error several deep)."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        yield e
+        inner = [e.__cause__, e.__context__, getattr(e, "reason", None), *e.args]
+        stack.extend(x for x in inner if isinstance(x, BaseException))
+
+
+@contextlib.contextmanager
+def _quiet_pooch() -> Iterator[None]:
+    """pooch logs every download to stderr; library code prints nothing."""
+    import pooch
+
+    logger = pooch.get_logger()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _hash_matches(path: Path, known_hash: str) -> bool:
+    import pooch
+
+    alg, _, digest = known_hash.rpartition(":")
+    return pooch.file_hash(str(path), alg=alg).lower() == digest.lower()
+
+
+# ---------------------------------------------------------------------------------------
+# IDX files
+
+
+def _read_idx(path: Path, ndim: int) -> np.ndarray:
+    """Parse a gzipped IDX file of unsigned bytes (the MNIST format).
+
+    Layout: two zero bytes, a type code (0x08 = unsigned byte), the number of dimensions,
+    one big-endian uint32 per dimension, then the values in C order.
+    """
+    try:
+        raw = gzip.decompress(path.read_bytes())
+    except (OSError, EOFError, zlib.error) as exc:
+        raise ValueError(
+            f"{path} is not a valid gzip file ({exc}); delete it to fetch it again"
+        ) from exc
+    expected_magic = f"000008{ndim:02x}"
+    if len(raw) < 4 or raw[:3] != b"\x00\x00\x08" or raw[3] != ndim:
+        raise ValueError(
+            f"{path.name} is not an IDX file of {ndim}-D unsigned bytes: magic number "
+            f"{raw[:4].hex() or '(empty)'}, expected {expected_magic}"
+        )
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise ValueError(
+            f"{path.name}: the IDX header is cut short ({len(raw)} bytes, expected {header})"
+        )
+    dims = struct.unpack(f">{ndim}I", raw[4:header])
+    if 0 in dims:
+        raise ValueError(f"{path.name} is empty: its IDX header gives shape {dims}")
+    size = math.prod(dims)
+    if len(raw) - header != size:
+        raise ValueError(
+            f"{path.name}: the IDX header gives shape {dims} ({size} bytes) but the file holds "
+            f"{len(raw) - header} bytes of data"
+        )
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+# ---------------------------------------------------------------------------------------
+# Arguments and environment
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        expected = " or ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be {expected}, got {value!r}")
+    return value
+
+
+def _check_binarize(mode: object) -> str | None:
+    if mode is None or mode == "fixed":
+        return mode
+    hint = (
+        "; dynamic binarization draws afresh every epoch: call vaecourse.data.binarize "
+        "in the training loop"
+        if mode == "dynamic"
+        else ""
+    )
+    raise ValueError(f"binarize must be None or 'fixed', got {mode!r}{hint}")
+
+
+def _apply_binarization(x: torch.Tensor, mode: str | None, seed: int) -> torch.Tensor:
+    if mode is None:
+        return x
+    return binarize(x, torch.Generator().manual_seed(seed))
+
+
+def _cache_dir(cache_dir: str | os.PathLike | None) -> Path:
+    if cache_dir is None:
+        cache_dir = os.environ.get(ENV_CACHE) or None
+    if cache_dir is None:
+        import pooch
+
+        return pooch.os_cache("vaecourse").expanduser() / "mnist"
+    if not isinstance(cache_dir, (str, os.PathLike)) or str(cache_dir) == "":
+        raise ValueError(f"cache_dir must be a folder path, got {cache_dir!r}")
+    return Path(cache_dir).expanduser()
+
+
+def _mirrors(mirrors: Sequence[str] | None) -> list[str]:
+    source = "mirrors"
+    if mirrors is None and os.environ.get(ENV_MIRRORS, "").strip():
+        mirrors = [m.strip() for m in os.environ[ENV_MIRRORS].split(",") if m.strip()]
+        source = ENV_MIRRORS
+    if mirrors is None:
+        mirrors = DEFAULT_MIRRORS
+    if isinstance(mirrors, str) or not isinstance(mirrors, Sequence) or len(mirrors) == 0:
+        raise ValueError(f"{source} must be a non-empty list of base URLs, got {mirrors!r}")
+    result = []
+    for mirror in mirrors:
+        parts = urlsplit(mirror) if isinstance(mirror, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{source} must hold http:// or https:// URLs, got {mirror!r}")
+        result.append(mirror if mirror.endswith("/") else mirror + "/")
+    return result
+
+
+def _offline(offline: bool | None) -> bool:
+    if offline is not None:
+        if not isinstance(offline, bool):
+            raise ValueError(f"offline must be True, False or None, got {offline!r}")
+        return offline
+    value = os.environ.get(ENV_OFFLINE, "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ValueError(
+        f"{ENV_OFFLINE} must be 1/true/yes or 0/false/no, got {os.environ[ENV_OFFLINE]!r}"
+    )
+
+
+def _timeouts(timeout: object) -> tuple[float, float]:
+    if isinstance(timeout, tuple) and len(timeout) == 2:
+        return (positive_float("timeout[0]", timeout[0]), positive_float("timeout[1]", timeout[1]))
+    seconds = positive_float("timeout", timeout)
+    return (seconds, seconds)
+
+
+def _checksums(checksums: Mapping[str, str] | None) -> dict[str, str]:
+    table = dict(MNIST_MD5)
+    if checksums is not None:
+        if not isinstance(checksums, Mapping):
+            raise ValueError(
+                f"checksums must map file names to hashes, got {type(checksums).__name__}"
+            )
+        unknown = set(checksums) - set(MNIST_MD5)
+        if unknown:
+            raise ValueError(
+                f"checksums names unknown files {sorted(unknown)}; "
+                f"expected some of {sorted(MNIST_MD5)}"
+            )
+        table.update(checksums)
+    hashes = {}
+    for fname, digest in table.items():
+        if not isinstance(digest, str) or not re.fullmatch(r"(\w+:)?[0-9a-fA-F]+", digest):
+            raise ValueError(
+                f"checksums[{fname!r}] must be a hex digest such as an md5, got {digest!r}"
+            )
+        hashes[fname] = digest if ":" in digest else f"md5:{digest}"
+    return hashes

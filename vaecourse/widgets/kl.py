@@ -64,10 +64,10 @@ def draw_kl_1d(mu: float, logvar: float, ax=None, *, z_range: tuple[float, float
     ax.set_xlabel("z (latent value)")
     ax.set_ylabel("density")
     ax.set_title(
-        f"mu = {numbers['mu']:.2f}, log sigma^2 = {numbers['logvar']:.2f}: KL = {numbers['kl']:.3f} nats",
+        f"mu = {numbers['mu']:.2f}, log sigma^2 = {numbers['logvar']:.2f}\nKL = {numbers['kl']:.3f} nats",
         fontsize=10,
     )
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper left" if numbers["mu"] >= 0 else "upper right", fontsize=8)
     return ax
 
 

@@ -1,0 +1,282 @@
+"""The variational autoencoder: an MLP encoder to (mu, logvar), a sampler, an MLP decoder.
+
+Taught in notebook 06_full_vae. For one example x (D pixels) and a latent code z (d numbers),
+
+    q(z|x) = N(z; mu(x), diag(exp(logvar(x))))          the encoder
+    p(z)   = N(z; 0, I)                                 the prior
+    p(x|z) = prod_i Bernoulli(x_i; sigmoid(l_i(z)))     the decoder (logits l), or
+             N(x; m(z), sigma^2 I)                      with a fixed sigma
+
+    ELBO(x) = E_q[log p(x|z)] - KL(q(z|x) || p(z)) <= log p(x),
+
+with the expectation estimated by z = mu + exp(logvar / 2) * eps, eps ~ N(0, I), and the KL
+in closed form (notebook 02). The reference configuration of pytorch/examples (784-400-20)
+is ``VAE((28, 28), 20, (400,))``.
+
+The loss terms are written out here rather than calling ``bernoulli_log_likelihood`` and
+``gaussian_kl``: those check their inputs on every call, which costs ten times the
+arithmetic of a minibatch. The model checks ``x`` once, at its public entry points, and the
+tests check that its terms agree with those functions and with ``torch.distributions``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._validation import float_tensor, positive_float, positive_int
+from .bounds import iwae_bound
+
+__all__ = ["VAE", "ElboTerms"]
+
+LIKELIHOODS = ("bernoulli", "gaussian")
+# logvar is clamped to this range: exp(logvar / 2), the KL and the decoder input all stay
+# finite even when an encoder output runs off to +-1000 (gaussian_kl is finite on it too).
+LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
+_LOG_2PI = math.log(2 * math.pi)
+
+
+class ElboTerms(NamedTuple):
+    """Per-example ELBO and its two parts, each of shape (B,): elbo = recon - kl (nats)."""
+
+    elbo: torch.Tensor
+    recon: torch.Tensor
+    kl: torch.Tensor
+
+
+def _mlp(sizes: Sequence[int]) -> nn.Sequential:
+    """Linear layers with ReLU between them (none after the last)."""
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        if i > 0:
+            layers.append(nn.ReLU())
+        layers.append(nn.Linear(n_in, n_out))
+    return nn.Sequential(*layers)
+
+
+class VAE(nn.Module):
+    """A VAE with a diagonal-Gaussian encoder and a Bernoulli or fixed-variance Gaussian decoder.
+
+    Args:
+        input_shape: the shape of one example, e.g. (28, 28) or (8, 8); D = its product.
+        latent_dim: d, the number of latent dimensions.
+        hidden_dims: widths of the encoder's hidden layers (ReLU); the decoder mirrors them.
+            () gives a linear encoder and decoder. Default (512, 256): D-512-256-d.
+        likelihood: "bernoulli" (decoder outputs logits; data in [0, 1]) or "gaussian"
+            (decoder outputs means; fixed standard deviation ``sigma``).
+        sigma: the Gaussian decoder's fixed standard deviation (ignored for Bernoulli).
+
+    Shapes: x is (B, *input_shape), z is (B, d). Taught in notebook 06_full_vae.
+    """
+
+    def __init__(
+        self,
+        input_shape: Sequence[int],
+        latent_dim: int,
+        hidden_dims: Sequence[int] = (512, 256),
+        likelihood: str = "bernoulli",
+        sigma: float = 0.1,
+    ) -> None:
+        super().__init__()
+        if isinstance(input_shape, int) or not isinstance(input_shape, Sequence) or len(input_shape) == 0:
+            raise ValueError(f"input_shape must be a non-empty sequence of ints such as (28, 28), got {input_shape!r}")
+        input_shape = tuple(positive_int("input_shape entries", n) for n in input_shape)
+        latent_dim = positive_int("latent_dim", latent_dim)
+        if isinstance(hidden_dims, int) or not isinstance(hidden_dims, Sequence):
+            raise ValueError(f"hidden_dims must be a sequence of ints such as (400,), got {hidden_dims!r}")
+        hidden_dims = tuple(positive_int("hidden_dims entries", n) for n in hidden_dims)
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        self.input_shape = input_shape
+        self.latent_dim = latent_dim
+        self.hidden_dims = hidden_dims
+        self.likelihood = likelihood
+        self.sigma = positive_float("sigma", sigma)
+        self.num_pixels = math.prod(input_shape)
+        self.encoder = _mlp((self.num_pixels, *hidden_dims, 2 * latent_dim))
+        self.decoder = _mlp((latent_dim, *hidden_dims[::-1], self.num_pixels))
+
+    # ------------------------------------------------------------------ description
+    @property
+    def config(self) -> dict:
+        """The constructor arguments as plain Python values: ``VAE(**model.config)`` rebuilds it."""
+        return {
+            "input_shape": list(self.input_shape),
+            "latent_dim": self.latent_dim,
+            "hidden_dims": list(self.hidden_dims),
+            "likelihood": self.likelihood,
+            "sigma": self.sigma,
+        }
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def extra_repr(self) -> str:
+        sizes = "-".join(str(n) for n in (self.num_pixels, *self.hidden_dims, self.latent_dim))
+        return f"{sizes}, likelihood={self.likelihood!r}" + (
+            f", sigma={self.sigma:g}" if self.likelihood == "gaussian" else ""
+        )
+
+    # ------------------------------------------------------------------ input checks
+    def check_input(self, x: object, name: str = "x") -> torch.Tensor:
+        """Return x as a (B, *input_shape) tensor in the model's dtype, or raise a ValueError.
+
+        Rejects a wrong shape, non-finite values, integer pixels (raw 0-255 bytes) and, for
+        the Bernoulli decoder, values outside [0, 1].
+        """
+        if isinstance(x, torch.Tensor) and not x.is_floating_point():
+            raise ValueError(
+                f"{name} must be a floating-point tensor with pixels in [0, 1], got dtype {x.dtype}"
+                + ("; for raw 0-255 bytes use x.float() / 255" if x.dtype == torch.uint8 else "")
+            )
+        float_tensor(name, x)
+        assert isinstance(x, torch.Tensor)
+        if x.dim() != len(self.input_shape) + 1 or tuple(x.shape[1:]) != self.input_shape or x.shape[0] < 1:
+            raise ValueError(
+                f"{name} must have shape (B, {', '.join(map(str, self.input_shape))}) with B >= 1 "
+                f"(a batch of examples of shape {self.input_shape}), got {tuple(x.shape)}"
+            )
+        if self.likelihood == "bernoulli":
+            lo, hi = x.min().item(), x.max().item()
+            if lo < 0 or hi > 1:
+                raise ValueError(
+                    f"{name} must lie in [0, 1] for a Bernoulli decoder, got values in [{lo:g}, {hi:g}]"
+                    + ("; scale raw 0-255 pixels by 1/255 first" if hi > 1 else "")
+                )
+        return x.to(next(self.parameters()).dtype)
+
+    # ------------------------------------------------------------------ the model
+    def _encode_flat(self, x_flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encoder(x_flat).chunk(2, dim=-1)
+        return mu, logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
+
+    def _log_px(self, out: torch.Tensor, x_flat: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) from decoder outputs (..., B, D) and data (B, D) -> (..., B).
+
+        Bernoulli: sum_i x_i l_i - softplus(l_i) = -BCE-with-logits (as bernoulli_log_likelihood);
+        Gaussian: -||x - m||^2 / (2 sigma^2) - D/2 log(2 pi sigma^2) (as gaussian_log_likelihood).
+        """
+        if self.likelihood == "bernoulli":
+            return -F.binary_cross_entropy_with_logits(out, x_flat.expand_as(out), reduction="none").sum(-1)
+        squared_error = (x_flat - out).pow(2).sum(-1)
+        return -squared_error / (2 * self.sigma**2) - 0.5 * self.num_pixels * (_LOG_2PI + 2 * math.log(self.sigma))
+
+    @staticmethod
+    def _kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """1/2 (mu^2 + exp(logvar) - logvar - 1) per dimension, as gaussian_kl_per_dim."""
+        return 0.5 * (mu.pow(2) + (torch.expm1(logvar) - logvar))
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The parameters of q(z|x) = N(mu, diag(exp(logvar))).
+
+        Shapes: x (B, *input_shape) -> mu, logvar (B, d); logvar is clamped to [-30, 20].
+        Taught in notebook 06_full_vae.
+        """
+        x = self.check_input(x)
+        return self._encode_flat(x.reshape(x.shape[0], -1))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder's output: Bernoulli logits l(z), or Gaussian means m(z).
+
+        Shapes: z (B, d) -> (B, *input_shape). Taught in notebook 06_full_vae.
+        """
+        float_tensor("z", z)
+        if z.dim() != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"z must have shape (B, {self.latent_dim}), got {tuple(z.shape)}")
+        return self.decoder(z).reshape(z.shape[0], *self.input_shape)
+
+    def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
+        """E[x|z], the image a code stands for: sigmoid(logits) (Bernoulli) or the mean (Gaussian).
+
+        Shapes: z (B, d) -> (B, *input_shape). Taught in notebook 06_full_vae.
+        """
+        out = self.decode(z)
+        return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
+
+    def elbo(
+        self, x: torch.Tensor, num_samples: int = 1, generator: torch.Generator | None = None
+    ) -> ElboTerms:
+        """Per-example ELBO with its reconstruction and KL parts, in nats.
+
+        recon = (1/S) sum_s log p(x | z_s),  z_s = mu + exp(logvar / 2) * eps_s,  eps_s ~ N(0, I)
+        kl    = 1/2 sum_j (mu_j^2 + exp(logvar_j) - logvar_j - 1)      (closed form)
+        elbo  = recon - kl
+        Differentiable (this is the training objective). Shapes: x (B, *input_shape) -> three
+        tensors of shape (B,). Taught in notebook 06_full_vae.
+        """
+        x = self.check_input(x)
+        num_samples = positive_int("num_samples", num_samples)
+        x_flat = x.reshape(x.shape[0], -1)
+        mu, logvar = self._encode_flat(x_flat)
+        eps = torch.randn((num_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        recon = self._log_px(self.decoder(z), x_flat).mean(0)
+        kl = self._kl_per_dim(mu, logvar).sum(-1)
+        return ElboTerms(recon - kl, recon, kl)
+
+    @torch.no_grad()
+    def log_likelihood(
+        self,
+        x: torch.Tensor,
+        num_samples: int = 1000,
+        batch_size: int = 16384,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Importance-weighted estimate of log p(x) with K = ``num_samples`` draws from q(z|x).
+
+        w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x),  z_k = mu + sigma * eps_k,
+        log p(z) - log q(z|x) = sum_j (eps_j^2 + logvar_j - z_j^2) / 2,
+        L_K = log (1/K) sum_k exp(w_k)  (iwae_bound),  ELBO <= L_K <= log p(x), L_K -> log p(x).
+        At most ``batch_size`` decoder evaluations (example, draw) at a time, so K = 5000 fits
+        in memory: the draws are split into chunks whose bounds are combined by log-sum-exp.
+        Shapes: x (B, *input_shape) -> (B,). Taught in notebook 06_full_vae.
+        """
+        x = self.check_input(x)
+        num_samples = positive_int("num_samples", num_samples)
+        batch_size = positive_int("batch_size", batch_size)
+        x_flat = x.reshape(x.shape[0], -1)
+        examples = min(x.shape[0], batch_size)
+        draws = max(1, batch_size // examples)
+        results = []
+        for start in range(0, x.shape[0], examples):
+            xb = x_flat[start : start + examples]
+            mu, logvar = self._encode_flat(xb)
+            std = torch.exp(0.5 * logvar)
+            chunk_bounds, chunk_sizes = [], []
+            for k0 in range(0, num_samples, draws):
+                k = min(draws, num_samples - k0)
+                eps = torch.randn((k, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
+                z = mu + std * eps
+                log_w = self._log_px(self.decoder(z), xb) + 0.5 * (eps.pow(2) + logvar - z.pow(2)).sum(-1)
+                chunk_bounds.append(iwae_bound(log_w, dim=0))
+                chunk_sizes.append(k)
+            # log (1/K) sum_c k_c exp(L_c): the chunks' bounds weighted by their sizes.
+            log_sizes = torch.tensor(chunk_sizes, dtype=mu.dtype, device=mu.device).log()
+            stacked = torch.stack(chunk_bounds) + log_sizes[:, None]
+            results.append(torch.logsumexp(stacked, dim=0) - math.log(num_samples))
+        return torch.cat(results)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """n images from the model: z ~ N(0, I), then E[x|z] (pixel probabilities for Bernoulli).
+
+        Shapes: -> (n, *input_shape). Taught in notebook 06_full_vae.
+        """
+        n = positive_int("n", n)
+        param = next(self.parameters())
+        z = torch.randn((n, self.latent_dim), generator=generator, dtype=param.dtype, device=param.device)
+        return self.decode_mean(z)
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """E[x|z] at z = mu(x), the posterior mean: what the model keeps of each input.
+
+        Shapes: x (B, *input_shape) -> (B, *input_shape). Taught in notebook 06_full_vae.
+        """
+        mu, _ = self.encode(x)
+        return self.decode_mean(mu)

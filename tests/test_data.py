@@ -349,6 +349,38 @@ def test_a_host_whose_name_does_not_resolve_in_time_fails_fast(monkeypatch, tmp_
     assert time.monotonic() - start < 3
 
 
+@pytest.mark.skipif(
+    sys.platform != "linux", reason="relies on Linux dropping SYNs to a full backlog"
+)
+def test_a_mirror_that_never_answers_times_out_after_the_connect_timeout(tmp_path):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = listener.getsockname()[1]
+        fillers = [socket.socket() for _ in range(3)]  # fill the backlog; nothing is accepted
+        for filler in fillers:
+            filler.setblocking(False)
+            filler.connect_ex(("127.0.0.1", port))
+        try:
+            start = time.monotonic()
+            with pytest.raises(DownloadError) as info:
+                load_mnist(
+                    "test",
+                    cache_dir=tmp_path,
+                    mirrors=[f"http://127.0.0.1:{port}/"],
+                    timeout=(0.3, 5),
+                )
+            elapsed = time.monotonic() - start
+        finally:
+            for filler in fillers:
+                filler.close()
+    assert (
+        info.value.summary
+        == "MNIST could not be downloaded (the mirror failed: connection timed out)"
+    )
+    assert elapsed < 3
+
+
 def test_offline_mode_never_touches_the_network(mirror, tmp_path, monkeypatch, capsys):
     _, labels, files = small_mnist()
     mirror.publish("m", files)

@@ -1,0 +1,311 @@
+"""Training a VAE: minibatch gradient ascent on the ELBO, with the data kept in tensors.
+
+Taught in notebook 06_full_vae (the loop, both gradient estimators) and 07_kl_budget (beta,
+KL warm-up, free bits). One step on a minibatch of B examples minimises
+
+    loss = -(1/B) sum_b recon_b + beta_t * KL_term
+    KL_term = (1/B) sum_b kl_b                              (free_bits = 0)
+            = sum_j max(free_bits, (1/B) sum_b kl_bj)       (free bits: a floor per latent dimension)
+    beta_t  = beta * min(1, t / T)                          (KL warm-up over T steps; beta_t = beta if T = 0)
+
+with recon_b = log p(x_b | z_b) at one z_b = mu + sigma * eps_b and kl_b the closed-form KL.
+The history always records the plain ELBO (recon - kl, beta = 1), whatever the loss weighted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Optional
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from ._validation import positive_float, positive_int
+from .model import VAE, ElboTerms
+
+__all__ = ["History", "fit", "training_loss", "ESTIMATORS"]
+
+ESTIMATORS = ("reparameterization", "score_function")
+BINARIZATIONS = (None, "dynamic", "fixed")
+
+
+@dataclass
+class History:
+    """What ``fit`` measured, as plain lists (one entry per epoch unless said otherwise).
+
+    epoch: 1, 2, ... (continues across resumed runs); step: optimizer steps done at the end of
+    each epoch; beta: the KL weight at the end of each epoch; train_elbo / train_recon /
+    train_kl: per-example averages over the epoch's minibatches (nats); val_*: the same on the
+    validation set after the epoch (None without one); step_elbo: the minibatch ELBO of every
+    step. ELBO = recon - kl. Plain data, so it goes into a checkpoint as it is.
+    """
+
+    epoch: list[int] = field(default_factory=list)
+    step: list[int] = field(default_factory=list)
+    beta: list[float] = field(default_factory=list)
+    train_elbo: list[float] = field(default_factory=list)
+    train_recon: list[float] = field(default_factory=list)
+    train_kl: list[float] = field(default_factory=list)
+    val_elbo: list[Optional[float]] = field(default_factory=list)
+    val_recon: list[Optional[float]] = field(default_factory=list)
+    val_kl: list[Optional[float]] = field(default_factory=list)
+    step_elbo: list[float] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.epoch)
+
+    @property
+    def num_steps(self) -> int:
+        return self.step[-1] if self.step else 0
+
+    def to_dict(self) -> dict[str, list]:
+        """The lists, copied, keyed by field name."""
+        return {k: list(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "History":
+        """Inverse of ``to_dict``; raises ValueError on unknown keys or non-list values."""
+        names = {f.name for f in fields(cls)}
+        if not isinstance(data, dict) or set(data) - names:
+            extra = sorted(set(data) - names) if isinstance(data, dict) else type(data).__name__
+            raise ValueError(f"history must be a dict with keys from {sorted(names)}, got extra {extra}")
+        if not all(isinstance(v, list) for v in data.values()):
+            raise ValueError("history values must be lists")
+        return cls(**{k: list(v) for k, v in data.items()})
+
+
+def training_loss(
+    model: VAE,
+    x: torch.Tensor,
+    *,
+    beta: float = 1.0,
+    free_bits: float = 0.0,
+    estimator: str = "reparameterization",
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, ElboTerms]:
+    """The loss one training step minimises, and the minibatch's ELBO terms (detached).
+
+    x is a flat minibatch (B, D) that has already passed ``model.check_input`` (no checks here:
+    this is the inner loop). See the module docstring for the loss.
+
+    estimator="reparameterization": z = mu + sigma * eps with eps ~ N(0, I) drawn here, and
+    autograd differentiates the whole loss, encoder and decoder alike (notebook 05).
+
+    estimator="score_function": z is drawn the same way but detached, so no gradient flows
+    through the sample. The decoder gets the exact gradient of log p(x|z) at that z. The
+    encoder gets the score-function (REINFORCE) estimate of the reconstruction term's gradient
+    through the surrogate (recon_b - c_b) * log q(z_b|x_b), where c_b is the mean of the other
+    B - 1 examples' recon (a leave-one-out baseline, independent of z_b, so the estimate stays
+    unbiased; c_b = 0 when B = 1); it equals vaecourse.score_function_gradient with that
+    baseline. The KL term is still differentiated analytically (notebook 04).
+
+    Shapes: x (B, D) -> (scalar loss, ElboTerms of shape (B,)). Taught in notebook 06_full_vae.
+    """
+    mu, logvar = model._encode_flat(x)
+    std = torch.exp(0.5 * logvar)
+    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+    if estimator == "reparameterization":
+        recon = model._log_px(model.decoder(mu + std * eps), x)
+        surrogate = recon
+    elif estimator == "score_function":
+        z = (mu + std * eps).detach()
+        recon = model._log_px(model.decoder(z), x)
+        # log q(z|x) up to a constant, as a function of (mu, logvar) with z held fixed.
+        log_q = -0.5 * (((z - mu) / std).pow(2) + logvar).sum(-1)
+        signal = recon.detach()
+        batch = signal.shape[0]
+        baseline = (signal.sum() - signal) / (batch - 1) if batch > 1 else torch.zeros_like(signal)
+        surrogate = recon + (signal - baseline) * log_q
+    else:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    kl_per_dim = model._kl_per_dim(mu, logvar)
+    kl = kl_per_dim.sum(-1)
+    if free_bits > 0:
+        kl_term = kl_per_dim.mean(0).clamp(min=free_bits).sum()
+    else:
+        kl_term = kl.mean()
+    loss = -surrogate.mean() + beta * kl_term
+    recon, kl = recon.detach(), kl.detach()
+    return loss, ElboTerms(recon - kl, recon, kl)
+
+
+def _generator(seed: int, *keys: int, device: torch.device) -> torch.Generator:
+    """A generator seeded from (seed, *keys) by numpy's SeedSequence, so streams for different
+    epochs or purposes are independent and an epoch's stream does not depend on earlier ones."""
+    state = np.random.SeedSequence([seed, *keys]).generate_state(2, dtype=np.uint32)
+    return torch.Generator(device=device).manual_seed(int(state[0]) << 31 | int(state[1]) >> 1)
+
+
+def _device(device: str | torch.device) -> torch.device:
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'mps' or a torch.device, got {device!r}") from exc
+
+
+def _non_negative(name: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value < math.inf):
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+@torch.no_grad()
+def _evaluate(model: VAE, x: torch.Tensor, batch_size: int, generator: torch.Generator) -> tuple[float, float, float]:
+    """Per-example mean ELBO, recon and KL over a flat data set, one z per example."""
+    sums = torch.zeros(3, dtype=x.dtype, device=x.device)
+    for start in range(0, x.shape[0], batch_size):
+        _, terms = training_loss(model, x[start : start + batch_size], generator=generator)
+        sums += torch.stack([t.sum() for t in terms])
+    elbo, recon, kl = (sums / x.shape[0]).tolist()
+    return elbo, recon, kl
+
+
+def fit(
+    model: VAE,
+    x_train: torch.Tensor,
+    x_val: torch.Tensor | None = None,
+    *,
+    epochs: int = 10,
+    batch_size: int = 128,
+    lr: float = 1e-3,
+    beta: float = 1.0,
+    warmup_epochs: float = 0.0,
+    warmup_steps: int = 0,
+    free_bits: float = 0.0,
+    estimator: str = "reparameterization",
+    binarize: str | None = None,
+    device: str | torch.device = "auto",
+    seed: int = 0,
+    progress: bool = True,
+    history: History | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> History:
+    """Train ``model`` by minibatch gradient ascent on the ELBO (Adam), and return its history.
+
+    Args:
+        model: the VAE; moved to ``device`` and trained in place.
+        x_train: (N, *input_shape) training images, N >= 1 (pixels in [0, 1] for Bernoulli).
+        x_val: optional validation images, evaluated (one z per example) after every epoch.
+        epochs, batch_size, lr: epochs to run now; examples per step (the last step of an epoch
+            takes the remainder); Adam's learning rate (ignored when ``optimizer`` is given).
+        beta: weight of the KL term in the loss (1 = the ELBO; notebook 07).
+        warmup_epochs / warmup_steps: anneal beta linearly from 0 over this many epochs or
+            steps (at most one of them > 0); the count continues across resumed runs.
+        free_bits: floor, in nats, on each latent dimension's minibatch-mean KL in the loss.
+        estimator: "reparameterization" or "score_function" (see ``training_loss``).
+        binarize: None (use x as given), "dynamic" (a fresh Bernoulli draw of every minibatch,
+            as the published MNIST likelihoods use) or "fixed" (one draw of the training set).
+            With either, x_val is binarized once, with a draw fixed by ``seed``.
+        device: "auto" (cuda, then mps, else cpu), or any torch device.
+        seed: fixes the shuffling, eps and binarization: two runs from the same initial model
+            give identical histories. Each epoch draws from its own stream, seeded by
+            (seed, epoch number), so a resumed run continues as an uninterrupted one would.
+        progress: show a tqdm.auto bar (TQDM_DISABLE=1 in the environment also hides it).
+        history: a History to continue (from ``load_checkpoint``): epochs and steps count on.
+        optimizer: an optimizer over model.parameters() to continue with (restores Adam's
+            moments on resume); by default a fresh Adam(lr).
+
+    Returns a new History: the given history's entries followed by this run's.
+    Data stays in tensors on the device: each epoch shuffles with a seeded torch.randperm and
+    slices; numbers are summed on the device and read once per epoch.
+    Taught in notebook 06_full_vae.
+    """
+    if not isinstance(model, VAE):
+        raise ValueError(f"model must be a vaecourse.VAE, got {type(model).__name__}")
+    epochs = positive_int("epochs", epochs)
+    batch_size = positive_int("batch_size", batch_size)
+    lr = positive_float("lr", lr)
+    beta = _non_negative("beta", beta)
+    warmup_epochs = _non_negative("warmup_epochs", warmup_epochs)
+    warmup_steps = int(_non_negative("warmup_steps", warmup_steps))
+    if warmup_epochs > 0 and warmup_steps > 0:
+        raise ValueError("give at most one of warmup_epochs and warmup_steps")
+    free_bits = _non_negative("free_bits", free_bits)
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
+    if binarize not in BINARIZATIONS:
+        raise ValueError(f"binarize must be one of {BINARIZATIONS}, got {binarize!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0, got {seed!r}")
+    if history is not None and not isinstance(history, History):
+        raise ValueError(f"history must be a vaecourse.History or None, got {type(history).__name__}")
+    if isinstance(x_train, torch.Tensor) and x_train.dim() >= 1 and x_train.shape[0] == 0:
+        raise ValueError("x_train is empty: it must hold at least one example")
+    x_train = model.check_input(x_train, "x_train")
+    if x_val is not None:
+        x_val = model.check_input(x_val, "x_val")
+
+    device = _device(device)
+    model.to(device)
+    history = History.from_dict(history.to_dict()) if history is not None else History()
+    if optimizer is None:
+        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    num = x_train.shape[0]
+    x = x_train.to(device).reshape(num, -1)
+    if binarize == "fixed":
+        x = torch.bernoulli(x, generator=_generator(seed, 0, 0, device=device))
+    if x_val is not None:
+        x_val = x_val.to(device).reshape(x_val.shape[0], -1)
+        if binarize is not None:
+            x_val = torch.bernoulli(x_val, generator=_generator(seed, 0, 1, device=device))
+
+    steps_per_epoch = math.ceil(num / batch_size)
+    warmup = warmup_steps or warmup_epochs * steps_per_epoch
+    step = history.num_steps
+    first_epoch = len(history) + 1
+    was_training = model.training
+    bar_args = {"disable": True} if not progress else {}
+    with tqdm(total=epochs * steps_per_epoch, desc="fit", unit="step", **bar_args) as bar:
+        for epoch in range(first_epoch, first_epoch + epochs):
+            model.train()
+            perm = torch.randperm(num, generator=_generator(seed, epoch, 1, device=torch.device("cpu"))).to(device)
+            noise = _generator(seed, epoch, 2, device=device)
+            sums = torch.zeros(3, dtype=x.dtype, device=device)
+            step_elbo = torch.empty(steps_per_epoch, dtype=x.dtype, device=device)
+            for i, start in enumerate(range(0, num, batch_size)):
+                xb = x[perm[start : start + batch_size]]
+                if binarize == "dynamic":
+                    xb = torch.bernoulli(xb, generator=noise)
+                step += 1
+                beta_t = beta * min(1.0, step / warmup) if warmup > 0 else beta
+                loss, terms = training_loss(
+                    model, xb, beta=beta_t, free_bits=free_bits, estimator=estimator, generator=noise
+                )
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                batch_sums = torch.stack((terms.elbo.sum(), terms.recon.sum(), terms.kl.sum()))
+                sums += batch_sums
+                step_elbo[i] = batch_sums[0] / xb.shape[0]
+                bar.update(1)
+            elbo, recon, kl = (sums / num).tolist()
+            if not math.isfinite(elbo):
+                raise FloatingPointError(
+                    f"training diverged: the ELBO is {elbo} in epoch {epoch}; try a smaller lr"
+                )
+            history.epoch.append(epoch)
+            history.step.append(step)
+            history.beta.append(beta_t)
+            history.train_elbo.append(elbo)
+            history.train_recon.append(recon)
+            history.train_kl.append(kl)
+            history.step_elbo.extend(step_elbo.tolist())
+            if x_val is not None:
+                model.eval()
+                val = _evaluate(model, x_val, max(batch_size, 1024), _generator(seed, epoch, 3, device=device))
+            else:
+                val = (None, None, None)
+            history.val_elbo.append(val[0])
+            history.val_recon.append(val[1])
+            history.val_kl.append(val[2])
+            bar.set_postfix(epoch=epoch, elbo=f"{elbo:.2f}", **({"val": f"{val[0]:.2f}"} if val[0] is not None else {}))
+    model.train(was_training)
+    return history

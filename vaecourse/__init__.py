@@ -33,6 +33,8 @@ _LAZY: dict[str, str] = {
     "History": "train",
     "save_checkpoint": "checkpoint",
     "load_checkpoint": "checkpoint",
+    "Dataset": "data",
+    "DownloadError": "data",
     "load_dataset": "data",
     "load_mnist": "data",
     "load_digits": "data",

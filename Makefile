@@ -11,7 +11,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 NB_ENV := TQDM_DISABLE=1 PYDEVD_DISABLE_FILE_VALIDATION=1 VAECOURSE_OFFLINE=1
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
-.PHONY: setup lab test test-unit test-notebooks execute bench clean
+.PHONY: setup lab test test-unit test-notebooks execute bench clean student
 
 setup: $(STAMP)
 
@@ -41,6 +41,10 @@ test-notebooks: setup
 # `make execute NB=notebooks/02_kl_closed_form.ipynb` (maintainers, after an edit).
 execute: setup
 	$(NB_ENV) $(BIN)/jupyter execute --inplace --kernel_name=python3 $(if $(NB),$(NB),$(NOTEBOOKS))
+
+# Student notebooks in student/ (git ignores it): solutions replaced by a stub, outputs cleared.
+student: setup
+	$(BIN)/python -m vaecourse._student --out student $(NOTEBOOKS)
 
 bench: setup
 	$(BIN)/python tests/benchmarks/bench_import.py

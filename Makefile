@@ -25,8 +25,10 @@ $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
+# Loopback only, token authentication left on; --allow-root only where make runs as root
+# (containers), where Jupyter otherwise refuses to start.
 lab: setup
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 notebooks/01_elbo.ipynb
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/01_elbo.ipynb
 
 test: setup
 	$(MAKE) --no-print-directory test-unit test-notebooks

@@ -68,6 +68,26 @@ def ppca_log_likelihood(x: torch.Tensor, model: LinearGaussianModel) -> torch.Te
     return model.log_marginal(x).mean()
 
 
+def _em_update(S: torch.Tensor, W: torch.Tensor, s2: float) -> tuple[torch.Tensor, float]:
+    k, D = W.shape[1], W.shape[0]
+    eye = torch.eye(k, dtype=S.dtype)
+    M_inv = torch.linalg.inv(W.T @ W + s2 * eye)
+    SW = S @ W
+    W_new = SW @ torch.linalg.inv(s2 * eye + M_inv @ W.T @ SW)
+    s2_new = torch.trace(S - SW @ M_inv @ W_new.T).item() / D
+    return W_new, max(s2_new, torch.finfo(S.dtype).tiny)
+
+
+def _mean_log_likelihood(S: torch.Tensor, W: torch.Tensor, s2: float) -> float:
+    """-1/2 (D log 2 pi + log det C + tr(C^-1 S)) with C = W W^T + s^2 I: the mean
+    log-likelihood at the maximum-likelihood offset, from the sample covariance alone."""
+    D = S.shape[0]
+    C = W @ W.T + s2 * torch.eye(D, dtype=S.dtype)
+    chol = torch.linalg.cholesky(C)
+    log_det = 2 * torch.log(torch.diagonal(chol)).sum()
+    return -0.5 * (D * math.log(2 * math.pi) + log_det + torch.trace(torch.cholesky_solve(S, chol))).item()
+
+
 def ppca_em_step(x: torch.Tensor, model: LinearGaussianModel) -> LinearGaussianModel:
     """One EM iteration for PPCA from ``model`` (its b is replaced by the data mean, the
     maximum-likelihood offset). Never decreases the likelihood. Taught in notebook 07_kl_budget."""
@@ -75,14 +95,8 @@ def ppca_em_step(x: torch.Tensor, model: LinearGaussianModel) -> LinearGaussianM
     if not isinstance(model, LinearGaussianModel) or model.data_dim != x.shape[1]:
         raise ValueError(f"model must be a LinearGaussianModel with data_dim {x.shape[1]}")
     mean, S = _covariance(x)
-    W, s2 = model.W.to(x.dtype), model.noise_std**2
-    k, D = W.shape[1], W.shape[0]
-    eye = torch.eye(k, dtype=x.dtype)
-    M_inv = torch.linalg.inv(W.T @ W + s2 * eye)
-    SW = S @ W
-    W_new = SW @ torch.linalg.inv(s2 * eye + M_inv @ W.T @ SW)
-    s2_new = torch.trace(S - SW @ M_inv @ W_new.T) / D
-    return LinearGaussianModel(W_new, mean, math.sqrt(max(s2_new.item(), torch.finfo(x.dtype).tiny)))
+    W_new, s2_new = _em_update(S, model.W.to(x.dtype), model.noise_std**2)
+    return LinearGaussianModel(W_new, mean, math.sqrt(s2_new))
 
 
 def ppca_em(
@@ -96,13 +110,14 @@ def ppca_em(
     latent_dim = positive_int("latent_dim", latent_dim)
     num_steps = positive_int("num_steps", num_steps)
     x = _data(x, latent_dim)
+    mean, S = _covariance(x)  # EM only ever needs the sample covariance
     W = torch.randn(x.shape[1], latent_dim, generator=generator, dtype=x.dtype)
-    model = LinearGaussianModel(W, x.mean(0), float(x.var(0).mean().sqrt()))
+    s2 = float(torch.diagonal(S).mean())
     trace = []
     for _ in range(num_steps):
-        model = ppca_em_step(x, model)
-        trace.append(ppca_log_likelihood(x, model).item())
-    return model, trace
+        W, s2 = _em_update(S, W, s2)
+        trace.append(_mean_log_likelihood(S, W, s2))
+    return LinearGaussianModel(W, mean, math.sqrt(s2)), trace
 
 
 def principal_angles(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,7 @@ from vaecourse.variance import (
     exact_gradient_variance,
     fit_gaussian,
     gaussian_expectation,
+    gradient_estimates,
     objective,
     optimal_baseline,
 )
@@ -245,6 +246,42 @@ def test_exact_variance_rejects_bad_input(kwargs, match):
 def test_objective_rejects_bad_input(kind, k, match):
     with pytest.raises(ValueError, match=match):
         objective(kind, k)
+
+
+@pytest.mark.parametrize("estimator, baseline", [("score_function", None), ("score_function", 0.5), ("pathwise", None)])
+@pytest.mark.parametrize("wrt", ["mu", "sigma", "logvar"])
+def test_gradient_estimates_scatter_around_the_exact_gradient_with_the_exact_variance(estimator, baseline, wrt):
+    f = objective("cos", 2)
+    estimates = gradient_estimates(f, 0.3, 0.7, 4, 20_000, estimator, wrt=wrt, baseline=baseline,
+                                   generator=torch.Generator().manual_seed(8))
+    assert estimates.shape == (20_000,) and estimates.dtype == torch.float64
+    g_mu, g_sigma = f.gradient(0.3, 0.7)
+    exact = {"mu": g_mu, "sigma": g_sigma, "logvar": g_sigma * 0.7 / 2}[wrt].item()
+    variance = exact_gradient_variance(f, 0.3, 0.7, estimator, wrt=wrt, baseline=baseline) / 4
+    assert abs(estimates.mean().item() - exact) <= 5 * math.sqrt(variance / 20_000)
+    assert _variance_within_five_standard_errors(estimates, variance)
+
+
+def test_gradient_estimates_with_a_leave_one_out_baseline_stay_unbiased_and_help_a_shifted_f():
+    f = objective("square", 3)  # gradient 2 (mu - 3) = -4 at mu = 1
+    plain = gradient_estimates(f, 1.0, 1.0, 8, 10_000, generator=torch.Generator().manual_seed(1))
+    loo = gradient_estimates(f, 1.0, 1.0, 8, 10_000, baseline="mean", generator=torch.Generator().manual_seed(1))
+    assert abs(loo.mean().item() + 4.0) <= 5 * loo.std().item() / 100
+    assert loo.var() < plain.var() / 1.5
+
+
+def test_gradient_estimates_are_reproducible_and_reject_bad_input():
+    f = objective("peak", 1)
+    a = gradient_estimates(f, 0.0, 1.0, 3, 5, "pathwise", generator=torch.Generator().manual_seed(2))
+    assert a.equal(gradient_estimates(f, 0.0, 1.0, 3, 5, "pathwise", generator=torch.Generator().manual_seed(2)))
+    with pytest.raises(ValueError, match="baseline must be None for the pathwise"):
+        gradient_estimates(f, 0.0, 1.0, 3, 5, "pathwise", baseline="mean")
+    with pytest.raises(ValueError, match="estimator must be one of"):
+        gradient_estimates(f, 0.0, 1.0, 3, 5, "exact")
+    with pytest.raises(ValueError, match="num_estimates must be an integer"):
+        gradient_estimates(f, 0.0, 1.0, 3, 0)
+    with pytest.raises(ValueError, match="wrt must be one of"):
+        gradient_estimates(f, 0.0, 1.0, 3, 5, wrt="variance")
 
 
 # -- the ELBO gradient and the optimiser ------------------------------------------------------

@@ -10,6 +10,8 @@ gradient of E_{z ~ N(mu, sigma^2)}[f(z)] with z = mu + sigma * eps, eps ~ N(0, 1
   :func:`exact_gradient_variance`: one-dimensional integrals against N(0, 1), done by numerical
   integration (scipy.integrate.quad), so that the variance of a *single-sample* estimate is a
   number, not a Monte Carlo estimate of one (Mohamed, Rosca, Figurnov and Mnih 2020, section 3);
+- :func:`gradient_estimates`: many independent S-sample estimates from the package's
+  estimators, the Monte Carlo counterpart of the exact variances;
 - :func:`elbo_gradient` and :func:`fit_gaussian`: an ELBO gradient from either estimator, and a
   few Adam steps on (mu, logvar) driven by it, to see what the variance does to an optimiser.
 
@@ -45,6 +47,7 @@ __all__ = [
     "exact_gradient",
     "optimal_baseline",
     "exact_gradient_variance",
+    "gradient_estimates",
     "elbo_gradient",
     "fit_gaussian",
 ]
@@ -332,6 +335,61 @@ def exact_gradient_variance(
     grad = _standard_normal_mean(lambda eps: f_at(eps) * score(eps))
     own = _standard_normal_mean(lambda eps: ((f_at(eps) - c) * score(eps) - grad) ** 2)
     return max(0.0, own + (dim - 1) * spread * mean_square)
+
+
+def gradient_estimates(
+    f: ScalarFunction,
+    mu: float,
+    sigma: float,
+    num_samples: int,
+    num_estimates: int,
+    estimator: str = "score_function",
+    *,
+    wrt: str = "mu",
+    baseline: float | str | None = None,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """``num_estimates`` independent estimates of d/d theta E_{N(mu, sigma^2)}[f(z)], each the
+    average of ``num_samples`` single-sample estimates, from vaecourse.estimators.
+
+    theta = ``wrt`` ("mu", "sigma" or "logvar"; sigma by the chain rule d/dsigma = d/dlogvar *
+    2 / sigma). ``baseline`` as in score_function_gradient (a leave-one-out "mean" is taken
+    within each estimate's S samples); None for the pathwise estimator. f is elementwise.
+    Returns a float64 tensor of shape (num_estimates,), whose variance approaches
+    exact_gradient_variance(...) / num_samples. Taught in notebooks 04_score_function and
+    05_reparameterization.
+    """
+    from .estimators import reparameterization_gradient, score_function_gradient
+
+    f = _checked_f(f)
+    mu, sigma = _scale(mu, sigma)
+    num_samples = positive_int("num_samples", num_samples)
+    num_estimates = positive_int("num_estimates", num_estimates)
+    _score(wrt, sigma)  # validates wrt
+    mu_t = torch.tensor([mu], dtype=torch.float64)
+    logvar_t = torch.tensor([2 * math.log(sigma)], dtype=torch.float64)
+    if estimator == "pathwise":
+        if baseline is not None:
+            raise ValueError("baseline must be None for the pathwise estimator (it has no baseline)")
+        g_mu, g_logvar = reparameterization_gradient(
+            f, mu_t, logvar_t, num_estimates * num_samples, generator, per_sample=True
+        )
+    elif estimator == "score_function":
+        if isinstance(baseline, str) and baseline == "mean":
+            # one row per estimate, so the leave-one-out mean stays within its S samples
+            g_mu, g_logvar = score_function_gradient(
+                f, mu_t.expand(num_estimates, 1), logvar_t.expand(num_estimates, 1), num_samples, "mean", generator
+            )
+            g_mu, g_logvar = g_mu.reshape(num_estimates, 1), g_logvar.reshape(num_estimates, 1)
+            num_samples = 1
+        else:
+            g_mu, g_logvar = score_function_gradient(
+                f, mu_t, logvar_t, num_estimates * num_samples, baseline, generator, per_sample=True
+            )
+    else:
+        raise ValueError(f"estimator must be one of {', '.join(map(repr, _ESTIMATORS))}, got {estimator!r}")
+    per_sample = {"mu": g_mu, "logvar": g_logvar, "sigma": g_logvar * 2 / sigma}[wrt]
+    return per_sample.reshape(num_estimates, num_samples).mean(1)
 
 
 # -- what the noise does to an optimiser -----------------------------------------------------

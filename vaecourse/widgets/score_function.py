@@ -17,8 +17,7 @@ import matplotlib.figure
 import torch
 from IPython.display import display
 
-from ..estimators import score_function_gradient
-from ..variance import exact_gradient_variance, objective
+from ..variance import exact_gradient_variance, gradient_estimates, objective
 
 __all__ = ["draw_estimate_histogram", "score_function_estimates", "score_function_widget"]
 
@@ -44,13 +43,8 @@ def score_function_estimates(
     Var_1 the exact single-sample variance. Taught in notebook 04_score_function.
     """
     f = objective(kind, k)
-    mu_t = torch.tensor([float(mu)], dtype=torch.float64)
-    logvar_t = torch.tensor([2 * math.log(sigma)], dtype=torch.float64)
     generator = torch.Generator().manual_seed(seed)
-    per_sample, _ = score_function_gradient(
-        f, mu_t, logvar_t, num_estimates * num_samples, generator=generator, per_sample=True
-    )
-    estimates = per_sample.reshape(num_estimates, num_samples).mean(1)
+    estimates = gradient_estimates(f, mu, sigma, num_samples, num_estimates, "score_function", generator=generator)
     variance = exact_gradient_variance(f, mu, sigma, "score_function")
     return {
         "name": f.name,

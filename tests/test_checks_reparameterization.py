@@ -1,0 +1,171 @@
+"""The checks of notebook 05_reparameterization: the reference solutions pass, each likely
+mistake fails with a message that names it, and an unfinished exercise says "not implemented"."""
+
+import pytest
+import torch
+
+from vaecourse.checks import check_inverse_cdf_sampler, check_pathwise_gradient, check_reparameterize
+
+
+def solution_reparameterize(mu, logvar, eps):
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+def solution_pathwise_gradient(f, mu, logvar, eps):
+    mu = mu.detach().requires_grad_(True)
+    logvar = logvar.detach().requires_grad_(True)
+    z = mu + torch.exp(0.5 * logvar) * eps
+    return torch.autograd.grad(f(z).mean(), (mu, logvar))
+
+
+def solution_inverse_cdf_sampler(rate, u):
+    return -torch.log(1 - u) / rate
+
+
+def _pathwise(f, mu, logvar, eps, *, std=lambda lv: torch.exp(0.5 * lv), reduce=torch.mean, wrt_sigma=False, noise=True):
+    """A learner's pathwise estimator with one piece swapped for a wrong one."""
+    mu = mu.detach().requires_grad_(True)
+    if wrt_sigma:  # differentiates with respect to sigma (or log sigma) as the leaf
+        sigma = std(logvar).detach().requires_grad_(True)
+        z = mu + sigma * eps
+        return torch.autograd.grad(reduce(f(z)), (mu, sigma))
+    logvar = logvar.detach().requires_grad_(True)
+    z = mu + std(logvar) * eps if noise else mu.expand_as(eps) + 0 * logvar
+    return torch.autograd.grad(reduce(f(z)), (mu, logvar))
+
+
+def _wrt_log_sigma(f, mu, logvar, eps):
+    mu = mu.detach().requires_grad_(True)
+    log_sigma = (0.5 * logvar).detach().requires_grad_(True)
+    z = mu + torch.exp(log_sigma) * eps
+    return torch.autograd.grad(f(z).mean(), (mu, log_sigma))
+
+
+def _score_function(f, mu, logvar, eps):
+    std = torch.exp(0.5 * logvar)
+    values = f(mu + std * eps).unsqueeze(-1)
+    return (values * eps / std).mean(0), (values * 0.5 * (eps**2 - 1)).mean(0)
+
+
+def _own_noise(mu, logvar, eps):
+    return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+
+
+def _no_gradient(mu, logvar, eps):
+    with torch.no_grad():
+        return mu + torch.exp(0.5 * logvar) * eps
+
+
+WRONG_ANSWERS = {
+    "check_reparameterize": [
+        (lambda mu, lv, eps: mu + torch.exp(lv) * eps, "exp(logvar) was used as the standard deviation"),
+        (lambda mu, lv, eps: mu + 0.5 * torch.exp(lv) * eps, "0.5 * exp(logvar) is not exp(0.5 * logvar)"),
+        (lambda mu, lv, eps: mu + lv * eps, "logvar was used as the standard deviation"),
+        (lambda mu, lv, eps: mu + eps / torch.exp(0.5 * lv), "1 / sigma was used"),
+        (lambda mu, lv, eps: torch.exp(0.5 * lv) * eps, "mu is missing"),
+        (lambda mu, lv, eps: mu + torch.exp(0.5 * lv) + eps, "added, not scaled"),
+        (lambda mu, lv, eps: mu - torch.sqrt(torch.exp(lv)) * eps, "mu - sigma * eps"),
+        (_own_noise, "draws its own noise"),
+        (_no_gradient, "carries no gradient"),
+        (lambda mu, lv, eps: torch.distributions.Normal(mu, torch.exp(0.5 * lv)).sample(), "draws its own noise"),
+    ],
+    "check_pathwise_gradient": [
+        (lambda f, mu, lv, eps: _pathwise(f, mu, lv, eps, reduce=torch.sum), "a sum over the S samples"),
+        (lambda f, mu, lv, eps: _pathwise(f, mu, lv, eps, std=torch.exp), "exp(logvar) was used as the standard deviation"),
+        (lambda f, mu, lv, eps: _pathwise(f, mu, lv, eps, wrt_sigma=True), "with respect to sigma, not logvar"),
+        (_wrt_log_sigma, "with respect to log sigma"),
+        (lambda f, mu, lv, eps: _pathwise(f, mu, lv, eps, noise=False), "differentiated at z = mu"),
+        (_score_function, "score-function estimate"),
+    ],
+    "check_inverse_cdf_sampler": [
+        (lambda rate, u: -torch.log(u) / rate, "u was used where 1 - u belongs"),
+        (lambda rate, u: -torch.log(1 - u) * rate, "the rate multiplies instead of divides"),
+        (lambda rate, u: torch.log(1 - u) / rate, "a missing minus sign"),
+        (lambda rate, u: 1 - torch.exp(-rate * u), "that is the CDF"),
+        (lambda rate, u: -torch.log(1 - u) + 0 * rate, "the rate is missing"),
+        (lambda rate, u: -torch.log(1 - torch.rand_like(u)) / rate, "draws its own noise"),
+        (lambda rate, u: -torch.log(1 - u) / rate.item() if rate.dim() == 0 else -torch.log(1 - u) / rate.detach(),
+         "carries no gradient"),
+    ],
+}
+
+CHECKS = {
+    "check_reparameterize": check_reparameterize,
+    "check_pathwise_gradient": check_pathwise_gradient,
+    "check_inverse_cdf_sampler": check_inverse_cdf_sampler,
+}
+SOLUTIONS = {
+    "check_reparameterize": solution_reparameterize,
+    "check_pathwise_gradient": solution_pathwise_gradient,
+    "check_inverse_cdf_sampler": solution_inverse_cdf_sampler,
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_the_reference_solution_passes(name):
+    result = CHECKS[name](SOLUTIONS[name])
+    assert result.passed, str(result)
+    assert str(result).startswith("[PASS]")
+
+
+def test_other_correct_answers_pass_too():
+    assert check_reparameterize(lambda mu, lv, eps: mu + torch.sqrt(torch.exp(lv)) * eps).passed
+    assert check_inverse_cdf_sampler(lambda rate, u: -torch.log1p(-u) / rate).passed
+    assert check_inverse_cdf_sampler(lambda rate, u: torch.distributions.Exponential(rate).icdf(u)).passed
+
+    def by_backward(f, mu, logvar, eps):
+        mu, logvar = mu.requires_grad_(True), logvar.requires_grad_(True)
+        f(solution_reparameterize(mu, logvar, eps)).mean().backward()
+        return mu.grad, logvar.grad
+
+    assert check_pathwise_gradient(by_backward).passed
+
+
+@pytest.mark.parametrize(
+    "name, wrong, expected",
+    [(name, wrong, expected) for name, answers in WRONG_ANSWERS.items() for wrong, expected in answers],
+)
+def test_every_likely_mistake_fails_and_is_named(name, wrong, expected):
+    result = CHECKS[name](wrong)
+    assert result.status == "failed"
+    assert expected in result.message, result.message
+    assert result.mistake is not None
+
+
+def test_each_check_knows_at_least_three_wrong_answers():
+    assert all(len(answers) >= 3 for answers in WRONG_ANSWERS.values())
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_an_unfinished_exercise_says_not_implemented(name):
+    def unfinished(*args):
+        raise NotImplementedError
+
+    result = CHECKS[name](unfinished)
+    assert result.status == "not implemented"
+    assert "not implemented yet" in str(result) and "\n" not in str(result)
+
+
+def test_a_crashing_answer_is_reported_in_one_line():
+    result = check_reparameterize(lambda mu, logvar, eps: mu @ logvar @ eps)
+    assert result.status == "failed"
+    assert "raised RuntimeError" in result.message
+
+
+def test_a_pathwise_answer_that_detaches_z_is_reported_not_raised():
+    def detached(f, mu, logvar, eps):
+        mu, logvar = mu.requires_grad_(True), logvar.requires_grad_(True)
+        z = (mu + torch.exp(0.5 * logvar) * eps).detach()
+        return torch.autograd.grad(f(z).mean(), (mu, logvar))
+
+    result = check_pathwise_gradient(detached)
+    assert result.status == "failed" and "raised RuntimeError" in result.message
+
+
+def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():
+    def edits_in_place(mu, logvar, eps):
+        z = solution_reparameterize(mu, logvar, eps)
+        eps.mul_(0)
+        return z
+
+    assert check_reparameterize(edits_in_place).passed

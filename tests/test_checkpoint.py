@@ -105,7 +105,7 @@ def test_an_interrupted_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
 def test_resuming_from_a_checkpoint_continues_the_same_history(tmp_path):
     x, x_val = _data(256), _data(64, seed=2)
     straight_model = _model()
-    straight = fit(straight_model, x, x_val, epochs=3, batch_size=32, device="cpu", progress=False)
+    straight = fit(straight_model, x, x_val, epochs=3, batch_size=32, lr=1e-3, device="cpu", progress=False)
 
     model = _model()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)

@@ -216,6 +216,18 @@ def test_log_likelihood_with_5000_samples_fits_in_memory_for_the_reference_model
     assert (ll > elbo).all()
 
 
+def test_log_weights_average_to_the_elbo_and_give_the_bound():
+    model = _small_model()
+    x = _binary_images(3)
+    log_w = model.log_weights(x, 20000, generator=torch.Generator().manual_seed(0))
+    assert log_w.shape == (20000, 3)
+    elbo = model.elbo(x, num_samples=20000, generator=torch.Generator().manual_seed(1)).elbo.detach()
+    torch.testing.assert_close(log_w.mean(0), elbo, atol=0.05, rtol=0)
+    few = model.log_weights(x, 9, generator=torch.Generator().manual_seed(2))
+    torch.testing.assert_close(
+        vaecourse.iwae_bound(few), model.log_likelihood(x, 9, generator=torch.Generator().manual_seed(2)))
+
+
 @pytest.mark.parametrize("value", [1000.0, -1000.0])
 def test_extreme_logvar_stays_finite(value):
     model = _small_model()

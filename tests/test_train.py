@@ -82,7 +82,7 @@ def test_two_runs_with_the_same_seed_give_identical_histories(digits):
 
 def test_resumed_training_continues_the_same_history(digits):
     straight_model = _model()
-    straight = fit(straight_model, digits[:400], digits[400:500], epochs=3, batch_size=64, seed=3, device="cpu",
+    straight = fit(straight_model, digits[:400], digits[400:500], epochs=3, batch_size=64, lr=1e-3, seed=3, device="cpu",
                    progress=False)
 
     model = _model()

@@ -1,0 +1,247 @@
+"""Training speed and model quality of vaecourse.fit, measured in one run.
+
+Speed (the reference configuration: 784-400-20 MLP, batch 128, Adam 1e-3, on 60,000 random
+28x28 Bernoulli images, since the MNIST training file is not available offline; the arithmetic
+per step does not depend on the pixel values):
+  (a) one epoch of ``fit`` against a loop over a torch.utils.data.DataLoader whose Dataset
+      turns one uint8 image at a time into a float tensor through PIL, as torchvision's MNIST
+      with ``transforms.ToTensor()`` does in pytorch/examples vae/main.py (goal: fit >= 2x faster);
+  (b) one epoch of ``fit`` against a bare loop over tensor slices doing the same arithmetic
+      (goal: fit within 1.15x);
+  (c) ten epochs of ``fit`` over the 60,000 images (goal: < 60 s on 2 cores).
+Each epoch is timed ``--repeats`` times, the three loops interleaved so that background load
+hits them alike; the figures are the best run of each (the least disturbed, as timeit advises),
+with medians beside them.
+
+Quality (the course's settings, COURSE_MODEL and COURSE_FIT below, which notebook 06 uses):
+  - the digits (1,442 train / 355 test, dynamically binarized in training, test binarized
+    once): test ELBO and the importance-weighted estimate of log p(x) with K = 1000;
+  - MNIST's official test file as a held-out check (``--mnist-dir``, default
+    ../shared/data/mnist if present): train on its first 8,000 images, test on the other
+    2,000; the course configuration against the reference 784-400-20 configuration of
+    pytorch/examples (batch 128, Adam 1e-3), both for the same number of epochs.
+
+Run: .venv/bin/python tests/benchmarks/bench_training.py [--threads 2] [--repeats 3]
+     [--mnist-dir DIR] [--skip-speed] [--skip-quality]
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+import vaecourse as vc
+
+REFERENCE_MODEL = {"latent_dim": 20, "hidden_dims": (400,)}
+REFERENCE_FIT = {"batch_size": 128, "lr": 1e-3}
+# The course's settings: the VAE and fit defaults, latent_dim 20, dynamic binarization.
+COURSE_MODEL = {"latent_dim": 20}
+COURSE_FIT = {"binarize": "dynamic"}
+DIGITS_EPOCHS = 60
+MNIST_EPOCHS = 10
+IW_SAMPLES = 1000
+
+
+# ---------------------------------------------------------------- the loops being compared
+class BytesLikeTorchvisionMNIST(torch.utils.data.Dataset):
+    """What torchvision.datasets.MNIST(transform=transforms.ToTensor()) does per item:
+    a uint8 array -> PIL image -> numpy copy -> (1, 28, 28) uint8 tensor -> float / 255."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int):
+        picture = Image.fromarray(self.images[index])
+        array = torch.from_numpy(np.array(picture, np.uint8, copy=True))
+        image = array.view(picture.size[1], picture.size[0], 1).permute((2, 0, 1)).contiguous()
+        return image.to(dtype=torch.get_default_dtype()).div(255), int(self.labels[index])
+
+
+def _step(model: vc.VAE, optimizer: torch.optim.Optimizer, xb: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One step of the same arithmetic as fit: encoder, z = mu + sigma * eps, decoder logits,
+    Bernoulli log-likelihood + closed-form KL, summed per example, averaged over the batch."""
+    mu, logvar = model.encoder(xb).chunk(2, dim=-1)
+    eps = torch.randn(mu.shape, generator=generator)
+    logits = model.decoder(mu + torch.exp(0.5 * logvar) * eps)
+    recon = -F.binary_cross_entropy_with_logits(logits, xb, reduction="none").sum(-1)
+    kl = 0.5 * (mu.pow(2) + torch.expm1(logvar) - logvar).sum(-1)
+    loss = (kl - recon).mean()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss
+
+
+def epoch_bare(model, optimizer, x_flat: torch.Tensor, batch_size: int, seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(len(x_flat), generator=generator)
+    for start in range(0, len(x_flat), batch_size):
+        _step(model, optimizer, x_flat[perm[start : start + batch_size]], generator)
+
+
+def epoch_dataloader(model, optimizer, loader, seed: int) -> None:
+    generator = torch.Generator().manual_seed(seed)
+    total = 0.0
+    for images, _labels in loader:
+        loss = _step(model, optimizer, images.view(-1, 784), generator)
+        total += loss.item()  # as the example does, once per batch
+
+
+def epoch_fit(model, optimizer, x: torch.Tensor, batch_size: int, seed: int) -> None:
+    vc.fit(model, x, epochs=1, batch_size=batch_size, seed=seed, device="cpu", progress=False, optimizer=optimizer)
+
+
+def _reference_model() -> tuple[vc.VAE, torch.optim.Optimizer]:
+    torch.manual_seed(0)
+    model = vc.VAE((28, 28), **REFERENCE_MODEL)
+    return model, torch.optim.Adam(model.parameters(), lr=REFERENCE_FIT["lr"])
+
+
+def _best(times: list[float]) -> str:
+    return f"best {min(times):6.2f} s, median {statistics.median(times):6.2f} s"
+
+
+def speed(repeats: int) -> None:
+    print("== Speed: 784-400-20, batch 128, Adam 1e-3, 60,000 random 28x28 Bernoulli images ==")
+    rng = np.random.default_rng(0)
+    images_u8 = (rng.random((60_000, 28, 28)) < 0.13).astype(np.uint8) * 255  # MNIST's share of ink
+    labels = rng.integers(0, 10, 60_000)
+    x = torch.from_numpy(images_u8).float().div(255)
+    x_flat = x.reshape(60_000, 784)
+    batch = REFERENCE_FIT["batch_size"]
+    loader = torch.utils.data.DataLoader(BytesLikeTorchvisionMNIST(images_u8, labels), batch_size=batch, shuffle=True)
+
+    # Warm up every path once (imports, allocator) on a few batches.
+    model, optimizer = _reference_model()
+    epoch_fit(model, optimizer, x[:1024], batch, 0)
+    epoch_bare(model, optimizer, x_flat[:1024], batch, 0)
+    for i, (images, _) in enumerate(loader):
+        _step(model, optimizer, images.view(-1, 784), torch.Generator().manual_seed(0))
+        if i == 8:
+            break
+
+    times: dict[str, list[float]] = {"fit": [], "bare": [], "dataloader": []}
+    for r in range(repeats):
+        for name in times:
+            model, optimizer = _reference_model()
+            start = time.perf_counter()
+            if name == "fit":
+                epoch_fit(model, optimizer, x, batch, r)
+            elif name == "bare":
+                epoch_bare(model, optimizer, x_flat, batch, r)
+            else:
+                epoch_dataloader(model, optimizer, loader, r)
+            times[name].append(time.perf_counter() - start)
+            print(f"   run {r + 1}: {name:10s} {times[name][-1]:6.2f} s", flush=True)
+    fit_t, bare_t, loader_t = min(times["fit"]), min(times["bare"]), min(times["dataloader"])
+    print(f"one epoch, fit:                    {_best(times['fit'])}")
+    print(f"one epoch, bare tensor-slice loop: {_best(times['bare'])}")
+    print(f"one epoch, per-image DataLoader:   {_best(times['dataloader'])}")
+    print(f"(a) DataLoader / fit = {loader_t / fit_t:.2f}x   (goal >= 2.00x; medians: "
+          f"{statistics.median(times['dataloader']) / statistics.median(times['fit']):.2f}x)")
+    print(f"(b) fit / bare loop  = {fit_t / bare_t:.3f}x  (goal <= 1.150x; medians: "
+          f"{statistics.median(times['fit']) / statistics.median(times['bare']):.3f}x)")
+
+    model, _ = _reference_model()
+    start = time.perf_counter()
+    history = vc.fit(model, x, epochs=10, batch_size=batch, lr=REFERENCE_FIT["lr"], device="cpu", progress=False)
+    elapsed = time.perf_counter() - start
+    print(f"(c) ten epochs of fit over 60,000 images: {elapsed:.1f} s (goal < 60 s); "
+          f"{history.num_steps} steps, {1000 * elapsed / history.num_steps:.1f} ms per step", flush=True)
+
+
+# ---------------------------------------------------------------- quality
+def _evaluate(model: vc.VAE, x_test: torch.Tensor) -> tuple[float, float, float]:
+    """Test ELBO (one z per example), its 100-sample average, and the importance-weighted estimate (K = 1000)."""
+    model.eval()
+    with torch.no_grad():
+        elbo = model.elbo(x_test, generator=torch.Generator().manual_seed(1)).elbo.mean().item()
+        elbo100 = model.elbo(x_test, num_samples=100, generator=torch.Generator().manual_seed(2)).elbo.mean().item()
+    iw = model.log_likelihood(x_test, num_samples=IW_SAMPLES, generator=torch.Generator().manual_seed(3)).mean().item()
+    return elbo, elbo100, iw
+
+
+def _train(shape, model_args, fit_args, x_train, epochs):
+    torch.manual_seed(0)
+    model = vc.VAE(shape, **model_args)
+    start = time.perf_counter()
+    vc.fit(model, x_train, epochs=epochs, device="cpu", progress=False, **fit_args)
+    return model, time.perf_counter() - start
+
+
+def _report(label: str, model: vc.VAE, seconds: float, x_test: torch.Tensor) -> float:
+    start = time.perf_counter()
+    elbo, elbo100, iw = _evaluate(model, x_test)
+    print(f"{label:44s} test ELBO {elbo:8.2f} (100-sample {elbo100:8.2f}), log p(x) by K = {IW_SAMPLES} "
+          f"{iw:8.2f}, gap {iw - elbo100:5.2f} nats  [fit {seconds:.1f} s, eval {time.perf_counter() - start:.1f} s]",
+          flush=True)
+    return elbo100
+
+
+def quality(mnist_dir: Path | None) -> None:
+    fit_defaults = {k: p.default for k, p in inspect.signature(vc.fit).parameters.items()
+                    if k in ("batch_size", "lr")}
+    model_defaults = {"hidden_dims": inspect.signature(vc.VAE).parameters["hidden_dims"].default}
+    print(f"\n== Quality: course settings VAE(shape, {COURSE_MODEL['latent_dim']}) with {model_defaults}, "
+          f"fit defaults {fit_defaults}, {COURSE_FIT} ==")
+    train = vc.load_dataset("digits", "train")
+    test = vc.load_dataset("digits", "test", binarize="fixed", seed=1)
+    model, seconds = _train((8, 8), COURSE_MODEL, COURSE_FIT, train.images, DIGITS_EPOCHS)
+    _report(f"digits, {DIGITS_EPOCHS} epochs, course settings", model, seconds, test.images)
+
+    if mnist_dir is None:
+        print("MNIST test files not found: pass --mnist-dir to run the held-out MNIST check.")
+        return
+    with tempfile.TemporaryDirectory() as cache:  # a copy: never write into the shared folder
+        for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+            shutil.copy(mnist_dir / name, cache)
+        mnist = vc.load_mnist("test", cache_dir=cache, offline=True)
+    x_train = mnist.images[:8000]
+    x_test = vc.binarize(mnist.images[8000:], torch.Generator().manual_seed(1))
+    print(f"MNIST official test file: train on images 0-7,999 (dynamic binarization), test on 8,000-9,999 "
+          f"(binarized once), {MNIST_EPOCHS} epochs each")
+    course, seconds = _train((28, 28), COURSE_MODEL, COURSE_FIT, x_train, MNIST_EPOCHS)
+    course_elbo = _report("MNIST, course settings", course, seconds, x_test)
+    reference, seconds = _train((28, 28), REFERENCE_MODEL, {**REFERENCE_FIT, "binarize": "dynamic"}, x_train, MNIST_EPOCHS)
+    reference_elbo = _report("MNIST, reference 784-400-20, batch 128, lr 1e-3", reference, seconds, x_test)
+    verdict = "at least as good" if course_elbo >= reference_elbo else "WORSE"
+    print(f"course - reference test ELBO: {course_elbo - reference_elbo:+.2f} nats ({verdict})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2, the target machine)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs per loop")
+    default_mnist = Path(__file__).resolve().parents[3] / "shared" / "data" / "mnist"
+    parser.add_argument("--mnist-dir", type=Path, default=default_mnist if default_mnist.is_dir() else None)
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-quality", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    load = os.getloadavg()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+          f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (other processes share these CPUs)")
+    if not args.skip_speed:
+        speed(args.repeats)
+    if not args.skip_quality:
+        quality(args.mnist_dir)
+    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

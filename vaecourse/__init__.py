@@ -6,7 +6,8 @@ stays cheap.
 
     notebook 01_elbo                       LinearGaussianModel, iwae_bound
     notebook 02_kl_closed_form             gaussian_kl, gaussian_kl_per_dim, monte_carlo_kl
-    notebook 03_monte_carlo_reconstruction bernoulli_log_likelihood, gaussian_log_likelihood
+    notebook 03_monte_carlo_reconstruction bernoulli_log_likelihood, gaussian_log_likelihood,
+                                           monte_carlo_reconstruction, TinyDecoder
     notebook 04_score_function             score_function_gradient
     notebook 05_reparameterization         reparameterize, reparameterization_gradient
     notebook 06_full_vae                   VAE, fit, data loaders, checkpoints, plots
@@ -22,6 +23,7 @@ from .bounds import iwae_bound
 from .estimators import reparameterization_gradient, reparameterize, score_function_gradient
 from .kl import gaussian_kl, gaussian_kl_per_dim, monte_carlo_kl
 from .likelihoods import bernoulli_log_likelihood, gaussian_log_likelihood
+from .reconstruction import TinyDecoder, monte_carlo_reconstruction
 from .toy import LinearGaussianModel
 
 __version__ = "0.1.0"
@@ -40,16 +42,18 @@ _LAZY: dict[str, str] = {
     "load_digits": "data",
     "binarize": "data",
 }
-_SUBMODULES = {"checks", "widgets", "plots", "data", "model", "train", "checkpoint", "ppca"}
+_SUBMODULES = {"checks", "widgets", "plots", "data", "model", "train", "checkpoint", "ppca"}  # imported on access
 
 __all__ = [
     "LinearGaussianModel",
+    "TinyDecoder",
     "bernoulli_log_likelihood",
     "gaussian_kl",
     "gaussian_kl_per_dim",
     "gaussian_log_likelihood",
     "iwae_bound",
     "monte_carlo_kl",
+    "monte_carlo_reconstruction",
     "reparameterization_gradient",
     "reparameterize",
     "score_function_gradient",

@@ -15,6 +15,7 @@ The history always records the plain ELBO (recon - kl, beta = 1), whatever the l
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Optional
 
@@ -151,6 +152,12 @@ def _device(device: str | torch.device) -> torch.device:
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'mps' or a torch.device, got {device!r}") from exc
 
 
+def _progress_disabled(progress: bool) -> bool:
+    """True unless a bar is wanted: tqdm's notebook bar (what tqdm.auto picks in Jupyter)
+    ignores TQDM_DISABLE, so the variable is read here too."""
+    return not progress or os.environ.get("TQDM_DISABLE", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def _non_negative(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value < math.inf):
         raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -208,7 +215,7 @@ def fit(
         seed: fixes the shuffling, eps and binarization: two runs from the same initial model
             give identical histories. Each epoch draws from its own stream, seeded by
             (seed, epoch number), so a resumed run continues as an uninterrupted one would.
-        progress: show a tqdm.auto bar (TQDM_DISABLE=1 in the environment also hides it).
+        progress: show a tqdm.auto bar (TQDM_DISABLE=1 in the environment hides it, in Jupyter too).
         history: a History to continue (from ``load_checkpoint``): epochs and steps count on.
         optimizer: an optimizer over model.parameters() to continue with (restores Adam's
             moments on resume); by default a fresh Adam(lr).
@@ -262,8 +269,8 @@ def fit(
     step = history.num_steps
     first_epoch = len(history) + 1
     was_training = model.training
-    bar_args = {"disable": True} if not progress else {}
-    with tqdm(total=epochs * steps_per_epoch, desc="fit", unit="step", **bar_args) as bar:
+    disable = _progress_disabled(progress)
+    with tqdm(total=epochs * steps_per_epoch, desc="fit", unit="step", disable=disable) as bar:
         for epoch in range(first_epoch, first_epoch + epochs):
             model.train()
             perm = torch.randperm(num, generator=_generator(seed, epoch, 1, device=torch.device("cpu"))).to(device)

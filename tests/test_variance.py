@@ -217,6 +217,13 @@ def test_any_differentiable_torch_function_can_be_integrated():
     assert exact_gradient_variance(lambda z: torch.ones_like(z), 0.0, 1.0, "pathwise") == 0.0
 
 
+@pytest.mark.parametrize("kind", ["square", "cos", "peak"])
+def test_the_hand_derivative_and_autograd_give_the_same_pathwise_variance(kind):
+    f = objective(kind, 2.5)
+    by_autograd = exact_gradient_variance(lambda z: f(z), 0.4, 0.9, "pathwise", wrt="sigma")
+    assert exact_gradient_variance(f, 0.4, 0.9, "pathwise", wrt="sigma") == pytest.approx(by_autograd, rel=1e-10)
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [

@@ -181,7 +181,11 @@ def _value(f: ScalarFunction, z: float) -> float:
 
 
 def _slope(f: ScalarFunction, z: float) -> float:
-    """f'(z) by autograd, so that any differentiable torch f can be integrated."""
+    """f'(z): from f.derivative when f has one (an :class:`Objective`), else by autograd, so
+    that any differentiable torch f can be integrated."""
+    derivative = getattr(f, "derivative", None)
+    if callable(derivative):
+        return _value(derivative, z)
     point = torch.tensor(z, dtype=torch.float64, requires_grad=True)
     with torch.enable_grad():
         out = f(point)
@@ -290,8 +294,8 @@ def exact_gradient_variance(
         (m, v the mean and variance of f(z_j)):
             Var[h] = E[(f(z_1) - c)^2 s^2] - grad^2 + (dim - 1) v E[s^2],  c = b - (dim - 1) m,
         so the other coordinates add their noise to every coordinate's gradient.
-    estimator="pathwise": h = f'(z_1) dz_1/d theta (f differentiated by autograd), which the
-        other coordinates do not touch; ``baseline`` must be None.
+    estimator="pathwise": h = f'(z_1) dz_1/d theta (f' from ``f.derivative`` if f has one, else
+        by autograd), which the other coordinates do not touch; ``baseline`` must be None.
 
     All expectations are 1-d integrals against N(0, 1) done by quadrature (scipy.integrate.quad);
     f is elementwise on torch tensors. Returns a float. Taught in notebooks 04_score_function

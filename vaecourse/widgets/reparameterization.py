@@ -77,9 +77,9 @@ def draw_estimator_comparison(numbers: dict, ax=None, *, legend: bool = True):
     ax.axvline(exact, color="k", linestyle="--", label=f"exact gradient {exact:.3f}")
     ax.set_xlabel("estimate of d/dmu E[f(z)]")
     ax.set_ylabel("density")
-    ax.set_title(f"f = {numbers['name']}, S = {numbers['num_samples']} samples per estimate", fontsize=9)
+    ax.set_title(f"f = {numbers['name']}, S = {numbers['num_samples']}", fontsize=9)
     if legend:
-        ax.legend(fontsize=7, loc="upper right")
+        ax.legend(fontsize=7, loc="upper left")
     return ax
 
 

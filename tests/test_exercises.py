@@ -16,12 +16,10 @@ import asyncio
 import importlib.util
 import inspect
 import os
-import re
 import subprocess
 import sys
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
@@ -29,54 +27,14 @@ import pytest
 from nbclient import NotebookClient
 
 import vaecourse.checks
-from vaecourse._student import BEGIN, END, student_notebook
+from vaecourse._student import BEGIN, END, find_exercises, split_solution, student_notebook
 from vaecourse.checks import CheckResult
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-CHECK_CALL = re.compile(r"\b(check_\w+)\s*\(")
 WORKERS = 2  # notebooks run at once; the machine has 2 cores
 CELL_TIMEOUT = 600
-
-
-@dataclass(frozen=True)
-class Exercise:
-    notebook: str  # file name, e.g. "01_elbo.ipynb"
-    task_cell: int
-    check_cell: int
-    check: str  # name of the check function, e.g. "check_log_marginal"
-    solution: tuple[str, ...]  # the stripped, non-blank lines between the markers
-
-    def __str__(self) -> str:
-        return f"{Path(self.notebook).stem}:{self.check}"
-
-
-def _split(source: str) -> tuple[list[str], list[str]]:
-    """The stripped, non-blank lines of a cell inside and outside its solution regions."""
-    inside, outside, in_region = [], [], False
-    for line in source.split("\n"):
-        if line.strip() in (BEGIN, END):
-            in_region = line.strip() == BEGIN
-        elif line.strip():
-            (inside if in_region else outside).append(line.strip())
-    return inside, outside
-
-
-def _find_exercises(path: Path) -> list[Exercise]:
-    cells = nbformat.read(path, as_version=4).cells
-    code = [i for i, cell in enumerate(cells) if cell.cell_type == "code"]
-    found = []
-    for position, index in enumerate(code):
-        source = cells[index].source
-        if not any(line.strip() == BEGIN for line in source.split("\n")):
-            continue
-        check_cell = code[position + 1] if position + 1 < len(code) else -1
-        calls = CHECK_CALL.findall(cells[check_cell].source) if check_cell >= 0 else []
-        found.append(Exercise(path.name, index, check_cell, calls[-1] if calls else "", tuple(_split(source)[0])))
-    return found
-
-
-EXERCISES = [exercise for path in NOTEBOOKS for exercise in _find_exercises(path)]
+EXERCISES = [ex for path in NOTEBOOKS for ex in find_exercises(nbformat.read(path, as_version=4), path.name)]
 WITH_EXERCISES = sorted({exercise.notebook for exercise in EXERCISES})
 
 
@@ -182,7 +140,7 @@ def test_the_student_notebook_holds_no_solution_text(exercise):
     assert BEGIN not in student_lines and END not in student_lines
     # A solution line may also occur outside the solution regions (say, a formula the prose
     # derives first): it must not occur in the student notebook more often than there.
-    outside = [line for cell in source.cells for line in _split(cell.source)[1]]
+    outside = [line for cell in source.cells for line in split_solution(cell.source)[1]]
     leaked = [
         line for line in exercise.solution
         if student_lines.count(line) > outside.count(line)

@@ -5,7 +5,7 @@ The notebooks themselves are covered by tests/test_exercises.py."""
 import nbformat
 import pytest
 
-from vaecourse._student import build, clear_solutions, main, student_notebook
+from vaecourse._student import build, clear_solutions, find_exercises, main, student_notebook
 
 TASK = '''def kl(mu, logvar):
     """KL to the prior."""
@@ -99,3 +99,24 @@ def test_a_notebook_with_a_broken_region_stops_the_build_naming_file_and_cell(tm
     nbformat.write(nb, tmp_path / "bad.ipynb")
     with pytest.raises(SystemExit, match=r"bad.ipynb: cell 1: .*without '# END SOLUTION'"):
         build([tmp_path / "bad.ipynb"], tmp_path / "student")
+
+
+def test_exercises_are_found_with_their_check_and_title():
+    nb = _notebook()
+    nb.cells.insert(1, nbformat.v4.new_markdown_cell("### Exercise 1: the KL of a batch\n\nWrite it."))
+    nb.cells.append(nbformat.v4.new_markdown_cell("**Exercise 2 — a bare region.** Fill it in."))
+    nb.cells.append(nbformat.v4.new_code_cell("# BEGIN SOLUTION\ny = 2\n# END SOLUTION"))
+    first, second = find_exercises(nb, "01_x.ipynb")
+    assert (first.task_cell, first.check_cell, first.function, first.check, first.title) == (
+        2, 3, "kl", "check_kl", "the KL of a batch"
+    )
+    assert first.solution == ("s2 = logvar.exp()", "return 0.5 * (mu**2 + s2 - logvar - 1).sum(-1)")
+    assert (second.check_cell, second.function, second.check, second.title) == (-1, "", "", "a bare region")
+    assert str(first) == "01_x:check_kl"
+
+
+def test_the_catalogue_is_a_markdown_table_of_the_exercises(tmp_path, capsys):
+    nbformat.write(_notebook(), tmp_path / "01_x.ipynb")
+    main(["--catalogue", str(tmp_path / "01_x.ipynb")])
+    lines = capsys.readouterr().out.strip().split("\n")
+    assert lines[0].startswith("| notebook |") and lines[2] == "| 01_x | kl | `kl` | `check_kl` |"

@@ -11,7 +11,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 NB_ENV := TQDM_DISABLE=1 PYDEVD_DISABLE_FILE_VALIDATION=1 VAECOURSE_OFFLINE=1
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
-.PHONY: setup lab test test-unit test-notebooks execute bench clean student
+.PHONY: setup lab test test-unit test-notebooks test-browser execute bench clean student
 
 setup: $(STAMP)
 
@@ -38,6 +38,11 @@ test-unit: setup
 
 test-notebooks: setup
 	$(NB_ENV) $(BIN)/python -m pytest $(NBVAL) notebooks
+
+# Every notebook run in JupyterLab in headless Chromium (Debian's /usr/bin/chromium: Playwright
+# never downloads a browser); screenshots go to artifacts/browser/.
+test-browser: setup
+	$(NB_ENV) PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 VAECOURSE_BROWSER_TESTS=1 $(BIN)/python -m pytest tests/browser
 
 # Re-run notebooks from a clean kernel and store their outputs: `make execute` (all) or
 # `make execute NB=notebooks/02_kl_closed_form.ipynb` (maintainers, after an edit).

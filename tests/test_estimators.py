@@ -128,6 +128,17 @@ def test_per_example_objectives_only_use_their_own_example():
     assert _within_four_standard_errors(s_mu, torch.tensor([[2.0], [-20.0]], dtype=torch.float64))
 
 
+def test_a_per_example_baseline_is_subtracted_from_its_own_example():
+    # mu (B, d) with B == d, so a baseline applied along the wrong axis would broadcast silently.
+    mu = torch.tensor([[1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, -1.0]], dtype=torch.float64)
+    logvar = torch.zeros(3, 3, dtype=torch.float64)
+    f = lambda z: z.pow(2).sum(-1) + torch.tensor([0.0, 100.0, 0.0], dtype=torch.float64)  # noqa: E731
+    baseline = torch.tensor([0.0, 100.0, 0.0], dtype=torch.float64)
+    with_baseline = score_function_gradient(f, mu, logvar, 8, baseline, generator=torch.Generator().manual_seed(0), per_sample=True)
+    without_offset = score_function_gradient(lambda z: z.pow(2).sum(-1), mu, logvar, 8, generator=torch.Generator().manual_seed(0), per_sample=True)
+    torch.testing.assert_close(with_baseline, without_offset)
+
+
 def test_estimators_leave_their_inputs_alone_and_return_their_shapes():
     mu = torch.randn(4, 3, requires_grad=True)
     logvar = torch.randn(4, 3, requires_grad=True)

@@ -41,8 +41,12 @@ _LAZY: dict[str, str] = {
     "load_mnist": "data",
     "load_digits": "data",
     "binarize": "data",
+    "PlanarFlow": "flows",
+    "exact_gradient_variance": "variance",
 }
-_SUBMODULES = {"checks", "widgets", "plots", "data", "model", "train", "checkpoint", "ppca"}  # imported on access
+_SUBMODULES = {
+    "checks", "widgets", "plots", "data", "model", "train", "checkpoint", "ppca", "variance", "flows", "reconstruction",
+}  # imported on access
 
 __all__ = [
     "LinearGaussianModel",

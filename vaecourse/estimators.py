@@ -15,7 +15,9 @@ one signature:
   estimates, each unbiased; with ``per_sample=True``, the single-sample estimates
   themselves, shaped (S, *mu.shape), so that a notebook can measure their variance.
 
-The estimators never change ``mu`` or ``logvar`` and build no graph back to them.
+``generator`` and ``per_sample`` are best passed by keyword (the score-function estimator
+takes ``baseline`` before ``generator``). The estimators never change ``mu`` or ``logvar``
+and build no graph back to them.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def _check_inputs(f: object, mu: torch.Tensor, logvar: torch.Tensor, num_samples
 
 
 def _evaluate(f: Objective, z: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
-    """Call f and reshape its output to (S, *batch', 1, ..., 1) so it broadcasts against z."""
+    """Call f and check that its output is (S,) or (S, *b) with b a leading part of mu's shape."""
     values = f(z)
     num_samples = z.shape[0]
     if not isinstance(values, torch.Tensor):
@@ -67,7 +69,12 @@ def _evaluate(f: Objective, z: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
             f"f must map z of shape {tuple(z.shape)} to shape ({num_samples},) or ({num_samples}, *b) "
             f"with b a leading part of {tuple(mu.shape)}, got {tuple(values.shape)}"
         )
-    return values.reshape(values.shape + (1,) * (mu.dim() - len(batch)))
+    return values
+
+
+def _against_z(values: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
+    """Reshape f's output (S, *b) to (S, *b, 1, ..., 1) so that it broadcasts against z."""
+    return values.reshape(values.shape + (1,) * (mu.dim() + 1 - values.dim()))
 
 
 def _sample_eps(mu: torch.Tensor, num_samples: int, generator: torch.Generator | None) -> torch.Tensor:
@@ -90,7 +97,8 @@ def score_function_gradient(
         d log q / d mu     = (z - mu) / sigma^2 = eps / sigma,
         d log q / d logvar = ((z - mu)^2 / sigma^2 - 1) / 2 = (eps^2 - 1) / 2.
     f needs no gradient (it is evaluated without one). ``baseline`` b is None (b = 0), a
-    constant (a number, or a tensor broadcastable to f's output), or ``"mean"``: for each
+    constant (a number, or a tensor broadcastable to f's output, such as one value per
+    example), or ``"mean"``: for each
     sample the mean of f over the other S - 1 samples (leave-one-out, so it does not depend
     on the sample it multiplies and the estimate stays unbiased; needs S >= 2).
     Shapes and return value: see the module docstring. Taught in notebook 04_score_function.
@@ -113,6 +121,7 @@ def score_function_gradient(
         elif isinstance(baseline, bool) or not isinstance(baseline, (int, float)):
             raise ValueError(f"baseline must be None, a number, a tensor or 'mean', got {type(baseline).__name__}")
         values = values - baseline
+    values = _against_z(values, mu)
     grad_mu = values * eps / std
     grad_logvar = values * 0.5 * (eps.pow(2) - 1)
     if per_sample:

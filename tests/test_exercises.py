@@ -3,7 +3,9 @@
 An exercise is a code cell holding a ``# BEGIN SOLUTION`` line; its check is the ``check_*``
 function called in the next code cell. For each one: the student notebook (built by
 ``make student``) runs top to bottom with the exercise undone and its check cell shows one
-"not implemented yet" line; no solution text survives into the student notebook; the check is
+"not implemented yet" line; no solution text survives into the student notebook; the task and
+check cells, pasted after the notebook's imports alone, still pass (what an instructor copies
+into another course); the check is
 a documented function of ``vaecourse.checks`` returning a CheckResult; and it rejects at least
 three plausible wrong answers -- kept in ``WRONG_ANSWERS`` of tests/test_checks_<module>.py --
 with a message that names each mistake. That the solutions pass is nbval's job
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import inspect
+import json
 import os
 import subprocess
 import sys
@@ -71,6 +74,46 @@ def _execute(notebook: str) -> tuple[nbformat.NotebookNode, float]:
     # kernel process's own stderr holds only its start-up log (cell output comes over iopub).
     asyncio.run(client.async_execute(env=env, stderr=subprocess.DEVNULL))
     return nb, time.perf_counter() - start
+
+
+# Run in a subprocess: the notebooks' first cells change process-wide torch settings (seeds,
+# thread counts) that the other tests must not inherit.
+_PASTE = r"""
+import ast, json, sys
+from IPython.core.inputtransformer2 import TransformerManager
+
+def run(cells):
+    namespace, result = {"__name__": "__main__"}, None
+    for source in cells:
+        tree = ast.parse(TransformerManager().transform_cell(source))
+        last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+        exec(compile(tree, "<cell>", "exec"), namespace)
+        result = eval(compile(ast.Expression(last.value), "<cell>", "eval"), namespace) if last else None
+    return str(result)
+
+out = {}
+for key, cells in json.load(sys.stdin).items():
+    try:
+        out[key] = run(cells)
+    except Exception as exc:
+        out[key] = f"raised {type(exc).__name__}: {exc}"
+print(json.dumps(out))
+"""
+
+
+@pytest.fixture(scope="module")
+def pasted_exercises():
+    """For each exercise, the check cell's result when only the notebook's first code cell
+    (its imports), the task cell and the check cell run, in a fresh namespace."""
+    cells = {}
+    for exercise in EXERCISES:
+        nb = nbformat.read(ROOT / "notebooks" / exercise.notebook, as_version=4)
+        first = next(cell.source for cell in nb.cells if cell.cell_type == "code")
+        cells[str(exercise)] = [first, nb.cells[exercise.task_cell].source, nb.cells[exercise.check_cell].source]
+    env = {**os.environ, "TQDM_DISABLE": "1", "MPLBACKEND": "Agg"}
+    done = subprocess.run([sys.executable, "-c", _PASTE], input=json.dumps(cells), capture_output=True,
+                          text=True, env=env, cwd=ROOT / "notebooks", timeout=600, check=True)
+    return json.loads(done.stdout)
 
 
 @pytest.fixture(scope="session")
@@ -148,6 +191,12 @@ def test_the_student_notebook_holds_no_solution_text(exercise):
         if student_lines.count(line) > outside.count(line)
     ]
     assert not leaked, f"{exercise}: solution lines left in the student notebook: {leaked}"
+
+
+@pytest.mark.parametrize("exercise", EXERCISES, ids=str)
+def test_an_exercise_needs_only_its_task_and_check_cells_and_the_imports(exercise, pasted_exercises):
+    # What an instructor copies into another course; the solution must pass there too.
+    assert pasted_exercises[str(exercise)].startswith("[PASS]"), pasted_exercises[str(exercise)]
 
 
 @pytest.mark.parametrize("notebook", WITH_EXERCISES)

@@ -31,8 +31,10 @@ __version__ = "0.1.0"
 # name -> module that defines it, imported on first access (PEP 562).
 _LAZY: dict[str, str] = {
     "VAE": "model",
+    "ElboTerms": "model",
     "fit": "train",
     "History": "train",
+    "training_loss": "train",
     "save_checkpoint": "checkpoint",
     "load_checkpoint": "checkpoint",
     "Dataset": "data",

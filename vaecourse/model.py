@@ -136,15 +136,18 @@ class VAE(nn.Module):
                 f"{name} must be a floating-point tensor with pixels in [0, 1], got dtype {x.dtype}"
                 + ("; for raw 0-255 bytes use x.float() / 255" if x.dtype == torch.uint8 else "")
             )
-        float_tensor(name, x)
+        float_tensor(name, x, finite=False)
         assert isinstance(x, torch.Tensor)
         if x.dim() != len(self.input_shape) + 1 or tuple(x.shape[1:]) != self.input_shape or x.shape[0] < 1:
             raise ValueError(
                 f"{name} must have shape (B, {', '.join(map(str, self.input_shape))}) with B >= 1 "
                 f"(a batch of examples of shape {self.input_shape}), got {tuple(x.shape)}"
             )
+        # One pass over the data: NaN propagates into both extremes, inf shows in one of them.
+        lo, hi = (v.item() for v in torch.aminmax(x))
+        if not (math.isfinite(lo) and math.isfinite(hi)):
+            raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
         if self.likelihood == "bernoulli":
-            lo, hi = x.min().item(), x.max().item()
             if lo < 0 or hi > 1:
                 raise ValueError(
                     f"{name} must lie in [0, 1] for a Bernoulli decoder, got values in [{lo:g}, {hi:g}]"

@@ -33,6 +33,7 @@ OPEN_TIMEOUT_MS = 180_000
 RUN_TIMEOUT_MS = 600_000
 WIDGET_TIMEOUT_MS = 120_000
 SLIDER_DRAG_PX = 40
+SLIDER_SETTLE_MS = 5_000  # the handle moves in the page at once; no kernel involved
 
 # The controls a widget can offer, in the order the test prefers to move them.
 CONTROLS = [
@@ -158,27 +159,41 @@ def _open_and_run_all(page, lab, notebook: Path) -> None:
         ) from exc
 
 
+def _drag_slider(handle) -> str:
+    """Drag a slider's handle as a learner would: right, or left when it sits at the maximum;
+    a short drag first, then a long one (a quarter of the track) for a slider with few steps."""
+    page = handle.page
+    before = handle.get_attribute("aria-valuenow")
+    to_left = float(before) >= float(handle.get_attribute("aria-valuemax"))
+    track = handle.locator("xpath=ancestor::*[contains(@class, 'noUi-base')]").bounding_box()
+    for distance in (SLIDER_DRAG_PX, max(SLIDER_DRAG_PX, track["width"] / 4)):
+        box = handle.bounding_box()
+        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x - distance if to_left else x + distance, y, steps=5)
+        page.mouse.up()
+        try:
+            page.wait_for_function(
+                "([e, before]) => e.getAttribute('aria-valuenow') !== before",
+                arg=[handle.element_handle(), before],
+                timeout=SLIDER_SETTLE_MS,
+            )
+            break
+        except PlaywrightTimeout:
+            continue
+    after = handle.get_attribute("aria-valuenow")
+    if after == before:
+        raise PlaywrightTimeout(f"the slider stayed at {before} when dragged")
+    return f"slider dragged {'left' if to_left else 'right'}: {before} -> {after}"
+
+
 def _move(control) -> str:
     """Move a control one step; return what was done (for the failure message)."""
     classes = control.get_attribute("class") or ""
     tag = control.evaluate("e => e.tagName.toLowerCase()")
     if "noUi-handle" in classes:
-        # Drag the handle as a learner would: right, or left when it sits at the maximum.
-        before = control.get_attribute("aria-valuenow")
-        to_left = float(before) >= float(control.get_attribute("aria-valuemax"))
-        box = control.bounding_box()
-        x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        page = control.page
-        page.mouse.move(x, y)
-        page.mouse.down()
-        page.mouse.move(x + (-SLIDER_DRAG_PX if to_left else SLIDER_DRAG_PX), y, steps=5)
-        page.mouse.up()
-        page.wait_for_function(
-            "([e, before]) => e.getAttribute('aria-valuenow') !== before",
-            arg=[control.element_handle(), before],
-            timeout=WIDGET_TIMEOUT_MS,
-        )
-        return f"slider dragged {'left' if to_left else 'right'}: {before} -> {control.get_attribute('aria-valuenow')}"
+        return _drag_slider(control)
     if tag == "select":
         values = control.evaluate("e => [...e.options].map(o => o.value)")
         current = control.input_value()

@@ -57,20 +57,22 @@ IW_SAMPLES = 1000
 
 # ---------------------------------------------------------------- the loops being compared
 class BytesLikeTorchvisionMNIST(torch.utils.data.Dataset):
-    """What torchvision.datasets.MNIST(transform=transforms.ToTensor()) does per item:
-    a uint8 array -> PIL image -> numpy copy -> (1, 28, 28) uint8 tensor -> float / 255."""
+    """What torchvision.datasets.MNIST(transform=transforms.ToTensor()) does per item: index a
+    uint8 tensor, .numpy() -> PIL image -> numpy copy -> (1, 28, 28) uint8 tensor -> float / 255,
+    and the label through int()."""
 
     def __init__(self, images: np.ndarray, labels: np.ndarray) -> None:
-        self.images, self.labels = images, labels
+        self.data, self.targets = torch.from_numpy(images), torch.from_numpy(labels)
 
     def __len__(self) -> int:
-        return len(self.images)
+        return len(self.data)
 
     def __getitem__(self, index: int):
-        picture = Image.fromarray(self.images[index])
+        img, target = self.data[index], int(self.targets[index])
+        picture = Image.fromarray(img.numpy())
         array = torch.from_numpy(np.array(picture, np.uint8, copy=True))
         image = array.view(picture.size[1], picture.size[0], 1).permute((2, 0, 1)).contiguous()
-        return image.to(dtype=torch.get_default_dtype()).div(255), int(self.labels[index])
+        return image.to(dtype=torch.get_default_dtype()).div(255), target
 
 
 def _step(model: vc.VAE, optimizer: torch.optim.Optimizer, xb: torch.Tensor, generator: torch.Generator) -> torch.Tensor:

@@ -11,7 +11,7 @@ R is what the codes cost: (1/N) sum_n KL(q(z|x_n) || p(z)) >= I_q(x; z), the mut
 between an example and its code under the encoder (Alemi et al. 2018, "Fixing a broken ELBO").
 It splits over latent dimensions, R = sum_j R_j, because q and p factorise.
 
-A latent dimension j is *active* (Burda, Grosse & Salakhutdinov 2016, section 5.2) when its
+A latent dimension j is *active* (Burda, Grosse & Salakhutdinov 2015) when its
 posterior mean moves with the input:
 
     A_j = Var_n( E_q[z_j | x_n] ) = Var_n( mu_j(x_n) ) > threshold = 0.01
@@ -114,7 +114,7 @@ def posterior_mean_variance(model: VAE, x: torch.Tensor) -> torch.Tensor:
 def active_units(model: VAE, x: torch.Tensor, threshold: float = 0.01) -> int:
     """The number of active latent dimensions: those with Var_n(mu_j(x_n)) > threshold.
 
-    Burda, Grosse & Salakhutdinov (2016) use threshold = 0.01. Shapes: x (N, *input_shape),
+    Burda, Grosse & Salakhutdinov (2015) use threshold = 0.01. Shapes: x (N, *input_shape),
     N >= 2 -> int in [0, d]. Taught in notebook 07_kl_budget.
     """
     threshold = positive_float("threshold", threshold)

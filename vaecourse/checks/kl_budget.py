@@ -6,7 +6,7 @@
   sample z_b. x, logits (B, D); mu, logvar (B, d).
 - ``check_active_units(fn)``: fn(mu, threshold) -> a boolean mask of shape (d,), True where
   the variance over the examples of the posterior mean, Var_n(mu_nj), exceeds ``threshold``
-  (Burda et al. 2016). mu (N, d).
+  (Burda et al. 2015). mu (N, d).
 - ``check_ppca_em_step(fn)``: fn(x, W, noise_var) -> (W_new, noise_var_new), one EM iteration
   for probabilistic PCA from (W, sigma^2) on data x (N, D), W (D, k).
 

@@ -17,6 +17,7 @@ from typing import Mapping, Sequence
 
 import ipywidgets
 import matplotlib.figure
+from matplotlib.patches import Patch
 import torch
 from IPython.display import display
 
@@ -69,10 +70,15 @@ def _models(models: object) -> dict[float, VAE]:
     return {float(beta): model for beta, model in sorted(models.items())}
 
 
-def sweep_numbers(models: Mapping[float, VAE], x: torch.Tensor, threshold: float = 0.01, seed: int = 0) -> dict:
+def sweep_numbers(
+    models: Mapping[float, VAE], x: torch.Tensor, threshold: float = 0.01, num_samples: int = 1, seed: int = 0
+) -> dict:
     """``budget_numbers`` for every model of {beta: model}, keyed by beta (ascending).
     Taught in notebook 07_kl_budget."""
-    return {beta: budget_numbers(model, x, threshold, seed=seed) for beta, model in _models(models).items()}
+    return {
+        beta: budget_numbers(model, x, threshold, num_samples=num_samples, seed=seed)
+        for beta, model in _models(models).items()
+    }
 
 
 def draw_rate_distortion(numbers: Mapping[float, dict], ax=None, highlight: float | None = None):
@@ -162,14 +168,16 @@ def draw_budget(
     dims = range(1, len(here["kl_per_dim"]) + 1)
     for j, kl, active in zip(dims, here["kl_per_dim"], here["active"]):
         ax_kl.bar(j, kl, color="0.25" if active else "white", edgecolor="k", hatch=None if active else "//")
-    ax_kl.bar([], [], color="0.25", edgecolor="k", label="active")
-    ax_kl.bar([], [], color="white", edgecolor="k", hatch="//", label="inactive")
     ax_kl.set_xticks(list(dims))
     ax_kl.set_xlabel("latent dimension j")
     ax_kl.set_ylabel("KL_j (nats)")
     ax_kl.set_ylim(0, max(1.0, max(n for v in numbers.values() for n in v["kl_per_dim"]) * 1.05))
     ax_kl.set_title(f"beta = {beta:g}: {here['active_units']} of {len(here['kl_per_dim'])} units active", fontsize=10)
-    ax_kl.legend(fontsize=7, loc="upper right")
+    ax_kl.legend(
+        handles=[Patch(facecolor="0.25", edgecolor="k", label=f"active (Var mu_j > {here['threshold']:g})"),
+                 Patch(facecolor="white", edgecolor="k", hatch="//", label="inactive")],
+        fontsize=7, loc="upper right",
+    )
 
     model = models[beta]
     shown = x[:num_images]
@@ -185,14 +193,20 @@ def draw_budget(
 
 
 def kl_budget_widget(
-    models: Mapping[float, VAE], x: torch.Tensor, beta: float | None = None, num_images: int = 6, seed: int = 0
+    models: Mapping[float, VAE],
+    x: torch.Tensor,
+    beta: float | None = None,
+    num_images: int = 6,
+    num_samples: int = 1,
+    seed: int = 0,
 ) -> ipywidgets.interactive:
     """A slider over the trained betas showing ``draw_budget`` for the selected model; the
     returned ``ipywidgets.interactive`` holds its ``budget_numbers`` in ``.result`` (plus the
-    key "beta"). The numbers of every model are computed once, when the widget is made.
+    key "beta"). The numbers of every model are computed once, when the widget is made, with
+    ``num_samples`` draws per example for the distortion.
     Taught in notebook 07_kl_budget."""
     models = _models(models)
-    numbers = sweep_numbers(models, x, seed=seed)
+    numbers = sweep_numbers(models, x, num_samples=num_samples, seed=seed)
     betas = list(models)
     start = betas[len(betas) // 2] if beta is None else float(beta)
     if start not in models:

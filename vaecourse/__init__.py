@@ -11,7 +11,8 @@ stays cheap.
     notebook 04_score_function             score_function_gradient
     notebook 05_reparameterization         reparameterize, reparameterization_gradient
     notebook 06_full_vae                   VAE, fit, data loaders, checkpoints, plots
-    notebook 07_kl_budget                  beta, warm-up and free bits in fit; ppca
+    notebook 07_kl_budget                  beta, warm-up and free bits in fit; rate_distortion,
+                                           kl_per_dimension, active_units (budget); ppca
 """
 
 from __future__ import annotations
@@ -45,9 +46,12 @@ _LAZY: dict[str, str] = {
     "binarize": "data",
     "PlanarFlow": "flows",
     "exact_gradient_variance": "variance",
+    "rate_distortion": "budget",
+    "kl_per_dimension": "budget",
+    "active_units": "budget",
 }
 _SUBMODULES = {
-    "checks", "widgets", "plots", "data", "model", "train", "checkpoint", "ppca", "variance", "flows", "reconstruction",
+    "checks", "widgets", "plots", "data", "model", "train", "checkpoint", "ppca", "variance", "flows", "reconstruction", "budget",
 }  # imported on access
 
 __all__ = [

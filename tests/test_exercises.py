@@ -1,15 +1,17 @@
 """Every exercise in the notebooks, found by reading them (no hand-kept list).
 
 An exercise is a code cell holding a ``# BEGIN SOLUTION`` line; its check is the ``check_*``
-function called in the next code cell. For each one: the student notebook (built by
-``make student``) runs top to bottom with the exercise undone and its check cell shows one
-"not implemented yet" line; no solution text survives into the student notebook; the task and
-check cells, pasted after the notebook's imports alone, still pass (what an instructor copies
-into another course); the check is
-a documented function of ``vaecourse.checks`` returning a CheckResult; and it rejects at least
-three plausible wrong answers -- kept in ``WRONG_ANSWERS`` of tests/test_checks_<module>.py --
-with a message that names each mistake. That the solutions pass is nbval's job
-(``make test-notebooks`` compares the stored "[PASS]" lines).
+function called in the next code cell. For each one:
+- the student notebook (``make student``) runs top to bottom with the exercise undone, and its
+  check cell shows one "not implemented yet" line;
+- no solution text survives into the student notebook;
+- the task and check cells, run after the notebook's imports alone, still pass (what an
+  instructor copies into another course);
+- the check is a documented function of ``vaecourse.checks`` returning a CheckResult, and it
+  rejects at least three plausible wrong answers -- kept in ``WRONG_ANSWERS`` of
+  tests/test_checks_<module>.py -- with a message that names each mistake.
+That the solutions pass in their notebooks is nbval's job (``make test-notebooks`` compares the
+stored "[PASS]" lines).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from vaecourse.checks import CheckResult
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 WORKERS = 2  # notebooks run at once; the machine has 2 cores
-CELL_TIMEOUT = 600
+CELL_TIMEOUT = 180  # seconds; a notebook has 60 in all, so this only stops a hung kernel
 EXERCISES = [ex for path in NOTEBOOKS for ex in find_exercises(nbformat.read(path, as_version=4), path.name)]
 WITH_EXERCISES = sorted({exercise.notebook for exercise in EXERCISES})
 

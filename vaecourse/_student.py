@@ -13,10 +13,10 @@ its line, single hash) become one line, indented like the markers::
 
 naming the function the region sits in; the task's docstring or comments above the region,
 which say what to compute, stay. Outputs, execution counts and saved widget state are cleared;
-every other cell, the check cells included, is kept as it is. This is the rule of nbgrader's
-``ClearSolutions`` preprocessor (with ``enforce_metadata=False``) with a stub that names the
-function, written here so that the course's environment needs neither nbgrader nor its
-Jupyter extensions.
+every other cell, the check cells included, is kept as it is. On the course's notebooks this
+gives the cells nbgrader's ``ClearSolutions`` preprocessor (``enforce_metadata=False``) gives,
+apart from the stub line; it is written here so that the course's environment needs neither
+nbgrader nor the Jupyter extensions it enables.
 """
 
 from __future__ import annotations

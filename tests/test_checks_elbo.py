@@ -80,6 +80,14 @@ def test_an_unrecognised_wrong_answer_shows_expected_and_received_values():
     assert "expected" in result.message and "got" in result.message
 
 
+def test_an_answer_that_returns_nothing_is_told_its_return_is_missing():
+    def forgot_return(W, b, s, x):
+        log_marginal(W, b, s, x)
+
+    result = check_log_marginal(forgot_return)
+    assert result.status == "failed" and "return" in result.message
+
+
 def test_a_crashing_answer_is_reported_in_one_line():
     result = check_monte_carlo_elbo(lambda *a: 1 / 0)
     assert result.status == "failed" and "ZeroDivisionError" in result.message

@@ -120,6 +120,8 @@ def run_check(
             return CheckResult(name, NOT_IMPLEMENTED, "not implemented yet: write your code in the cell above, then run this check again.")
         except Exception as exc:  # the learner's code may fail in any way; report it in one line
             return CheckResult(name, FAILED, f"{where}: your function raised {type(exc).__name__}: {exc}")
+        if got is None:
+            return CheckResult(name, FAILED, f"{where}: your function returned None: is a `return` missing?")
         expected = reference(*case.args, **case.kwargs)
         if close(got, expected, rtol, atol):
             continue

@@ -72,7 +72,7 @@ def check_log_marginal(log_marginal) -> CheckResult:
         W, b, x, _ = _problem(seed, d, k, 4)
         cases.append(Case((W, b, s, x), label=f"D={d}, k={k}, s={s}"))
     return run_check(
-        "log_marginal", log_marginal, _log_marginal, cases, _LOG_MARGINAL_MISTAKES,
+        "check_log_marginal", log_marginal, _log_marginal, cases, _LOG_MARGINAL_MISTAKES,
         success="log p(x) matches N(x; b, W W^T + s^2 I) on 3 models.",
     )
 
@@ -118,6 +118,6 @@ def check_monte_carlo_elbo(monte_carlo_elbo) -> CheckResult:
         eps = torch.randn(num, 3, k, generator=gen, dtype=torch.float64)
         cases.append(Case((W, b, s, x, mu, logvar, eps), label=f"D={d}, k={k}, S={num}"))
     return run_check(
-        "monte_carlo_elbo", monte_carlo_elbo, _mc_elbo, cases, _ELBO_MISTAKES,
+        "check_monte_carlo_elbo", monte_carlo_elbo, _mc_elbo, cases, _ELBO_MISTAKES,
         success="the Monte Carlo ELBO matches on 3 models and sample counts.",
     )

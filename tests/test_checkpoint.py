@@ -7,7 +7,7 @@ import torch
 
 import vaecourse.checkpoint as checkpoint_module
 from vaecourse import VAE, fit, load_checkpoint, save_checkpoint
-from vaecourse.train import History
+from vaecourse.train import History, default_optimizer
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -108,12 +108,12 @@ def test_resuming_from_a_checkpoint_continues_the_same_history(tmp_path):
     straight = fit(straight_model, x, x_val, epochs=3, batch_size=32, lr=1e-3, device="cpu", progress=False)
 
     model = _model()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = default_optimizer(model, lr=1e-3)
     first = fit(model, x, x_val, epochs=2, batch_size=32, device="cpu", progress=False, optimizer=optimizer)
     save_checkpoint(tmp_path / "vae.pt", model, first, optimizer)
 
     fresh = VAE((6, 6), 3, (16,))
-    fresh_optimizer = torch.optim.Adam(fresh.parameters(), lr=1e-3)
+    fresh_optimizer = default_optimizer(fresh, lr=1e-3)
     ckpt = load_checkpoint(tmp_path / "vae.pt", model=fresh, optimizer=fresh_optimizer)
     resumed = fit(fresh, x, x_val, epochs=1, batch_size=32, device="cpu", progress=False,
                   history=ckpt.history, optimizer=fresh_optimizer)

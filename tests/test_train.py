@@ -8,7 +8,7 @@ from sklearn.datasets import load_digits
 
 import vaecourse
 from vaecourse import VAE, History, fit
-from vaecourse.train import _device, training_loss
+from vaecourse.train import _device, default_optimizer, training_loss
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -82,7 +82,7 @@ def test_resumed_training_continues_the_same_history(digits):
                    progress=False)
 
     model = _model()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    optimizer = default_optimizer(model, lr=1e-3)  # what fit makes, kept across the two calls
     first = fit(model, digits[:400], digits[400:500], epochs=2, batch_size=64, seed=3, device="cpu",
                 progress=False, optimizer=optimizer)
     resumed = fit(model, digits[:400], digits[400:500], epochs=1, batch_size=64, seed=3, device="cpu",
@@ -101,6 +101,31 @@ def test_history_round_trips_through_plain_data():
     assert History.from_dict(data) == history
     with pytest.raises(ValueError, match="keys"):
         History.from_dict({**data, "loss": [1.0]})
+
+
+def test_the_default_optimizer_is_fused_adam_where_torch_has_the_kernel(monkeypatch):
+    optimizer = default_optimizer(_model(), lr=1e-3)
+    assert isinstance(optimizer, torch.optim.Adam) and optimizer.defaults["fused"] and optimizer.defaults["lr"] == 1e-3
+
+    real_adam = torch.optim.Adam
+
+    def no_fused_kernel(params, lr, fused=None):
+        if fused:
+            raise RuntimeError("`fused=True` requires all the params to be floating point Tensors of supported devices")
+        return real_adam(params, lr=lr)
+
+    monkeypatch.setattr(torch.optim, "Adam", no_fused_kernel)
+    fallback = default_optimizer(_model(), lr=1e-3)
+    assert not fallback.defaults["fused"] and len(fallback.param_groups[0]["params"]) == 8
+
+
+def test_fused_and_default_adam_train_alike(digits):
+    runs = []
+    for fused in (True, False):
+        model = _model()
+        optimizer = torch.optim.Adam(model.parameters(), lr=2e-3, fused=fused)
+        runs.append(fit(model, digits[:640], epochs=2, device="cpu", progress=False, optimizer=optimizer).train_elbo)
+    assert runs[0] == pytest.approx(runs[1], abs=1e-3)
 
 
 # ---------------------------------------------------------------- beta, warm-up, free bits

@@ -116,6 +116,7 @@ class VAE(nn.Module):
 
     @property
     def device(self) -> torch.device:
+        """Where the parameters live."""
         return next(self.parameters()).device
 
     def extra_repr(self) -> str:
@@ -126,7 +127,8 @@ class VAE(nn.Module):
 
     # ------------------------------------------------------------------ input checks
     def check_input(self, x: object, name: str = "x") -> torch.Tensor:
-        """Return x as a (B, *input_shape) tensor in the model's dtype, or raise a ValueError.
+        """Return x as a (B, *input_shape) tensor on the model's device and in its dtype, or raise
+        a ValueError.
 
         Rejects a wrong shape, non-finite values, integer pixels (raw 0-255 bytes) and, for
         the Bernoulli decoder, values outside [0, 1].
@@ -153,7 +155,8 @@ class VAE(nn.Module):
                     f"{name} must lie in [0, 1] for a Bernoulli decoder, got values in [{lo:g}, {hi:g}]"
                     + ("; scale raw 0-255 pixels by 1/255 first" if hi > 1 else "")
                 )
-        return x.to(next(self.parameters()).dtype)
+        param = next(self.parameters())
+        return x.to(device=param.device, dtype=param.dtype)
 
     # ------------------------------------------------------------------ the model
     def _encode_flat(self, x_flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

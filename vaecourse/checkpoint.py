@@ -31,7 +31,8 @@ FORMAT, VERSION = "vaecourse.checkpoint", 1
 
 class Checkpoint(NamedTuple):
     """What ``load_checkpoint`` returns: the model (weights loaded), its history (an empty
-    History if none was saved) and the configuration read from the file."""
+    History if none was saved) and the configuration read from the file.
+    Taught in notebook 06_full_vae."""
 
     model: VAE
     history: History

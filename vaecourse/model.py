@@ -41,7 +41,8 @@ _LOG_2PI = math.log(2 * math.pi)
 
 
 class ElboTerms(NamedTuple):
-    """Per-example ELBO and its two parts, each of shape (B,): elbo = recon - kl (nats)."""
+    """Per-example ELBO and its two parts, each of shape (B,): elbo = recon - kl (nats).
+    Taught in notebook 06_full_vae."""
 
     elbo: torch.Tensor
     recon: torch.Tensor

@@ -63,7 +63,8 @@ def _tick_centres(count: int, size: int, pad: int = 1) -> list[float]:
 
 
 def plot_reconstructions(model: VAE, x: torch.Tensor, n: int = 8, figsize=(6, 1.8)) -> Figure:
-    """The first ``n`` inputs (top row) above their reconstructions E[x | z = mu(x)] (bottom row)."""
+    """The first ``n`` inputs (top row) above their reconstructions E[x | z = mu(x)] (bottom row).
+    Taught in notebook 06_full_vae."""
     height, width = _image_shape(model)
     n = min(positive_int("n", n), len(x))
     x = model.check_input(x[:n])
@@ -82,7 +83,8 @@ def plot_reconstructions(model: VAE, x: torch.Tensor, n: int = 8, figsize=(6, 1.
 def plot_prior_samples(
     model: VAE, n: int = 32, ncols: int = 8, generator: torch.Generator | None = None, figsize=(6, 3)
 ) -> Figure:
-    """A grid of E[x|z] for z ~ N(0, I): what the model generates from the prior."""
+    """A grid of E[x|z] for z ~ N(0, I): what the model generates from the prior.
+    Taught in notebook 06_full_vae."""
     _image_shape(model)
     ncols = positive_int("ncols", ncols)
     samples = model.sample(positive_int("n", n), generator=generator)
@@ -101,7 +103,8 @@ def plot_prior_samples(
 def plot_latent_scatter(
     model: VAE, x: torch.Tensor, labels: torch.Tensor | Sequence[int] | None = None, figsize=(5, 4)
 ) -> Figure:
-    """The posterior means mu(x) of a 2-D latent model, one marker and colour per label."""
+    """The posterior means mu(x) of a 2-D latent model, one marker and colour per label.
+    Taught in notebook 06_full_vae."""
     if not isinstance(model, VAE) or model.latent_dim != 2:
         raise ValueError("plot_latent_scatter needs a vaecourse.VAE with latent_dim = 2")
     mu = model.encode(x)[0].cpu().numpy()
@@ -129,7 +132,8 @@ def plot_latent_scatter(
 @torch.no_grad()
 def plot_latent_manifold(model: VAE, n: int = 12, span: float = 0.95, figsize=(4.5, 4.5)) -> Figure:
     """E[x|z] on an n x n grid of a 2-D latent space: z_1, z_2 at the Gaussian quantiles
-    (1 - span)/2 ... (1 + span)/2, so the grid covers the prior's mass evenly (Kingma & Welling 2013, Fig. 4)."""
+    (1 - span)/2 ... (1 + span)/2, so the grid covers the prior's mass evenly (Kingma & Welling 2013, Fig. 4).
+    Taught in notebook 06_full_vae."""
     height, width = _image_shape(model)
     if model.latent_dim != 2:
         raise ValueError("plot_latent_manifold needs a model with latent_dim = 2")
@@ -157,7 +161,7 @@ def plot_latent_manifold(model: VAE, n: int = 12, span: float = 0.95, figsize=(4
 def plot_interpolation(model: VAE, x_start: torch.Tensor, x_end: torch.Tensor, steps: int = 8, figsize=(6, 1.5)) -> Figure:
     """E[x|z_t] along z_t = (1 - t) mu(x_start) + t mu(x_end), t from 0 to 1.
 
-    x_start, x_end: single images of shape input_shape.
+    x_start, x_end: single images of shape input_shape. Taught in notebook 06_full_vae.
     """
     height, width = _image_shape(model)
     steps = positive_int("steps", steps)
@@ -186,7 +190,8 @@ def _check_history(history: object) -> History:
 
 def plot_loss_curves(history: History, figsize=(9, 3.2)) -> Figure:
     """Both loss terms per epoch: the reconstruction term -E_q[log p(x|z)] and the KL, in nats
-    per example, on the training set (solid, circles) and the validation set (dashed, squares)."""
+    per example, on the training set (solid, circles) and the validation set (dashed, squares).
+    Taught in notebook 06_full_vae."""
     history = _check_history(history)
     fig, axes = plt.subplots(1, 2, figsize=figsize)
     panels = (("recon", -1.0, "reconstruction  -E[log p(x|z)] (nats)"), ("kl", 1.0, "KL(q(z|x) || p(z)) (nats)"))
@@ -206,7 +211,7 @@ def plot_loss_curves(history: History, figsize=(9, 3.2)) -> Figure:
 
 def plot_elbo_curves(histories: Mapping[str, History], smooth: int = 1, figsize=(6, 3.5)) -> Figure:
     """The minibatch ELBO against optimizer steps for several runs (one line style each),
-    averaged over a moving window of ``smooth`` steps."""
+    averaged over a moving window of ``smooth`` steps. Taught in notebook 06_full_vae."""
     if not isinstance(histories, Mapping) or not histories:
         raise ValueError("histories must be a non-empty mapping {label: History}")
     smooth = positive_int("smooth", smooth)

@@ -41,6 +41,7 @@ class History:
     train_kl: per-example averages over the epoch's minibatches (nats); val_*: the same on the
     validation set after the epoch (None without one); step_elbo: the minibatch ELBO of every
     step. ELBO = recon - kl. Plain data, so it goes into a checkpoint as it is.
+    Taught in notebook 06_full_vae.
     """
 
     epoch: list[int] = field(default_factory=list)
@@ -136,7 +137,8 @@ def default_optimizer(model: torch.nn.Module, lr: float = 2e-3) -> torch.optim.O
     """The optimizer ``fit`` makes when given none: Adam(lr), with torch's fused kernel where
     it has one for these parameters (one kernel per step instead of several per tensor: about
     15% less time per step for the 784-400-20 model on a CPU), else the default Adam. The
-    update is Adam's either way. Make it yourself to keep it across ``fit`` calls (resuming)."""
+    update is Adam's either way. Make it yourself to keep it across ``fit`` calls (resuming).
+    Taught in notebook 06_full_vae."""
     params = list(model.parameters())
     try:
         return torch.optim.Adam(params, lr=lr, fused=True)

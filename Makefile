@@ -53,8 +53,11 @@ execute: setup
 student: setup
 	$(BIN)/python -m vaecourse._student --out student $(NOTEBOOKS)
 
+# Speed and quality figures (about 5 minutes); MNIST_DIR=dir with the IDX .gz files adds MNIST.
 bench: setup
 	$(BIN)/python tests/benchmarks/bench_import.py
+	$(BIN)/python tests/benchmarks/bench_training.py $(if $(MNIST_DIR),--mnist-dir $(MNIST_DIR))
+	$(BIN)/python tests/benchmarks/bench_kl_budget.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info student

@@ -9,6 +9,8 @@ import torch.nn.functional as F
 
 from vaecourse.checks import check_importance_weighted_bound, check_negative_elbo
 
+from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+
 
 def solution_negative_elbo(x, logits, mu, logvar):
     recon = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
@@ -89,12 +91,6 @@ CHECKS = {"check_negative_elbo": check_negative_elbo, "check_importance_weighted
 SOLUTIONS = {"check_negative_elbo": solution_negative_elbo, "check_importance_weighted_bound": solution_bound}
 
 
-@pytest.mark.parametrize("name", sorted(CHECKS))
-def test_the_reference_solution_passes(name):
-    result = CHECKS[name](SOLUTIONS[name])
-    assert result.passed, str(result)
-
-
 def test_sigmoid_then_bce_passes_on_moderate_logits():
     assert check_negative_elbo(sigmoid_then_bce).passed
 
@@ -115,35 +111,9 @@ def test_the_max_shifted_log_mean_exp_passes():
     assert check_importance_weighted_bound(by_hand).passed
 
 
-@pytest.mark.parametrize(
-    "name, wrong, expected",
-    [(name, wrong, expected) for name, answers in WRONG_ANSWERS.items() for wrong, expected in answers],
-)
-def test_every_likely_mistake_fails_and_is_named(name, wrong, expected):
-    result = CHECKS[name](wrong)
-    assert result.status == "failed"
-    assert expected in result.message, result.message
-    assert result.mistake is not None
-
-
-def test_each_check_knows_at_least_three_wrong_answers():
-    assert set(WRONG_ANSWERS) == set(CHECKS)
-    assert all(len(answers) >= 3 for answers in WRONG_ANSWERS.values())
-
-
 def test_the_naive_bound_is_caught_on_the_large_log_weights():
     result = check_importance_weighted_bound(naive_log_mean_exp)
     assert "+-1000" in result.message or "-90" in result.message
-
-
-@pytest.mark.parametrize("name", sorted(CHECKS))
-def test_an_unfinished_exercise_says_not_implemented(name):
-    def unfinished(*args):
-        raise NotImplementedError
-
-    result = CHECKS[name](unfinished)
-    assert result.status == "not implemented"
-    assert "not implemented yet" in str(result)
 
 
 def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():

@@ -13,6 +13,8 @@ from vaecourse.checks import (
     check_reconstruction_estimate,
 )
 
+from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+
 
 def solution_bernoulli(logits, x):
     return (x * F.logsigmoid(logits) + (1 - x) * F.logsigmoid(-logits)).sum(-1)
@@ -97,12 +99,6 @@ SOLUTIONS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CHECKS))
-def test_the_reference_solution_passes(name):
-    result = CHECKS[name](SOLUTIONS[name])
-    assert result.passed, str(result)
-
-
 def test_minus_bce_with_logits_passes_the_bernoulli_check():
     assert check_bernoulli_log_likelihood(
         lambda l, x: -F.binary_cross_entropy_with_logits(l, x, reduction="none").sum(-1)
@@ -113,37 +109,11 @@ def test_the_written_out_softplus_form_passes_the_bernoulli_check():
     assert check_bernoulli_log_likelihood(lambda l, x: (x * l - F.softplus(l)).sum(-1)).passed
 
 
-@pytest.mark.parametrize(
-    "name, wrong, expected",
-    [(name, wrong, expected) for name, answers in WRONG_ANSWERS.items() for wrong, expected in answers],
-)
-def test_every_likely_mistake_fails_and_is_named(name, wrong, expected):
-    result = CHECKS[name](wrong)
-    assert result.status == "failed"
-    assert expected in result.message, result.message
-    assert result.mistake is not None
-
-
-def test_each_check_knows_at_least_three_wrong_answers():
-    assert set(WRONG_ANSWERS) == set(CHECKS)
-    assert all(len(answers) >= 3 for answers in WRONG_ANSWERS.values())
-
-
 def test_sigmoid_then_log_is_only_caught_at_large_logits():
     # right on moderate logits, so the message blames the numerics, on the +-50 case
     result = check_bernoulli_log_likelihood(sigmoid_then_log)
     assert "case 4" in result.message and "+-50" in result.message
     assert result.mistake == "sigmoid then log"
-
-
-@pytest.mark.parametrize("name", sorted(CHECKS))
-def test_an_unfinished_exercise_says_not_implemented(name):
-    def unfinished(*args):
-        raise NotImplementedError
-
-    result = CHECKS[name](unfinished)
-    assert result.status == "not implemented"
-    assert "not implemented yet" in str(result)
 
 
 def test_a_crash_at_large_logits_is_reported_as_a_crash():

@@ -6,6 +6,8 @@ import torch
 
 from vaecourse.checks import check_inverse_cdf_sampler, check_pathwise_gradient, check_reparameterize
 
+from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+
 
 def solution_reparameterize(mu, logvar, eps):
     return mu + torch.exp(0.5 * logvar) * eps
@@ -101,13 +103,6 @@ SOLUTIONS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CHECKS))
-def test_the_reference_solution_passes(name):
-    result = CHECKS[name](SOLUTIONS[name])
-    assert result.passed, str(result)
-    assert str(result).startswith("[PASS]")
-
-
 def test_other_correct_answers_pass_too():
     assert check_reparameterize(lambda mu, lv, eps: mu + torch.sqrt(torch.exp(lv)) * eps).passed
     assert check_inverse_cdf_sampler(lambda rate, u: -torch.log1p(-u) / rate).passed
@@ -119,31 +114,6 @@ def test_other_correct_answers_pass_too():
         return mu.grad, logvar.grad
 
     assert check_pathwise_gradient(by_backward).passed
-
-
-@pytest.mark.parametrize(
-    "name, wrong, expected",
-    [(name, wrong, expected) for name, answers in WRONG_ANSWERS.items() for wrong, expected in answers],
-)
-def test_every_likely_mistake_fails_and_is_named(name, wrong, expected):
-    result = CHECKS[name](wrong)
-    assert result.status == "failed"
-    assert expected in result.message, result.message
-    assert result.mistake is not None
-
-
-def test_each_check_knows_at_least_three_wrong_answers():
-    assert all(len(answers) >= 3 for answers in WRONG_ANSWERS.values())
-
-
-@pytest.mark.parametrize("name", sorted(CHECKS))
-def test_an_unfinished_exercise_says_not_implemented(name):
-    def unfinished(*args):
-        raise NotImplementedError
-
-    result = CHECKS[name](unfinished)
-    assert result.status == "not implemented"
-    assert "not implemented yet" in str(result) and "\n" not in str(result)
 
 
 def test_a_crashing_answer_is_reported_in_one_line():

@@ -18,7 +18,7 @@ import torch
 from IPython.display import display
 
 from ..variance import exact_gradient_variance, gradient_estimates, objective
-from .score_function import KINDS, SAMPLE_COUNTS
+from .score_function import estimator_controls
 
 __all__ = ["draw_estimator_comparison", "estimator_comparison", "estimator_comparison_widget"]
 
@@ -96,12 +96,4 @@ def estimator_comparison_widget(kind: str = "cos", k: float = 5.0, num_samples: 
         display(ax.figure)
         return numbers
 
-    style = {"description_width": "initial"}
-    return ipywidgets.interactive(
-        update,
-        kind=ipywidgets.Dropdown(options=list(KINDS.items()), value=kind, description="f", style=style),
-        k=ipywidgets.FloatSlider(value=k, min=0.0, max=6.0, step=0.5, description="k", style=style),
-        num_samples=ipywidgets.SelectionSlider(
-            options=list(SAMPLE_COUNTS), value=num_samples, description="samples S", style=style
-        ),
-    )
+    return ipywidgets.interactive(update, **estimator_controls(kind, k, num_samples))

@@ -85,6 +85,19 @@ def draw_estimate_histogram(numbers: dict, ax=None, *, label: str = "score-funct
     return ax
 
 
+def estimator_controls(kind: str, k: float, num_samples: int) -> dict[str, ipywidgets.Widget]:
+    """The controls both estimator widgets share (notebooks 04 and 05): the family of f, its k,
+    and the sample count S."""
+    style = {"description_width": "initial"}
+    return {
+        "kind": ipywidgets.Dropdown(options=list(KINDS.items()), value=kind, description="f", style=style),
+        "k": ipywidgets.FloatSlider(value=k, min=0.0, max=6.0, step=0.5, description="k", style=style),
+        "num_samples": ipywidgets.SelectionSlider(
+            options=list(SAMPLE_COUNTS), value=num_samples, description="samples S", style=style
+        ),
+    }
+
+
 def score_function_widget(kind: str = "cos", k: float = 1.0, num_samples: int = 10) -> ipywidgets.interactive:
     """Pick f (a family and its k) and the sample count S; see the histogram of 2,000
     score-function estimates of d/dmu E_{N(1, 1)}[f(z)] against the exact gradient. The
@@ -98,12 +111,4 @@ def score_function_widget(kind: str = "cos", k: float = 1.0, num_samples: int = 
         display(ax.figure)
         return numbers
 
-    style = {"description_width": "initial"}
-    return ipywidgets.interactive(
-        update,
-        kind=ipywidgets.Dropdown(options=list(KINDS.items()), value=kind, description="f", style=style),
-        k=ipywidgets.FloatSlider(value=k, min=0.0, max=6.0, step=0.5, description="k", style=style),
-        num_samples=ipywidgets.SelectionSlider(
-            options=list(SAMPLE_COUNTS), value=num_samples, description="samples S", style=style
-        ),
-    )
+    return ipywidgets.interactive(update, **estimator_controls(kind, k, num_samples))

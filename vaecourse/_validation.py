@@ -32,6 +32,14 @@ def same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> No
         )
 
 
+def gaussian_parameters(mu: object, logvar: object) -> None:
+    """Check the parameters of q = N(mu, diag(exp(logvar))): finite float tensors of one shape,
+    with at least one (latent) dimension."""
+    float_tensor("mu", mu, min_dim=1)
+    float_tensor("logvar", logvar, min_dim=1)
+    same_shape("mu", mu, "logvar", logvar)
+
+
 def positive_int(name: str, value: object) -> int:
     """Return ``value`` as an int if it is an integer >= 1."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:

@@ -26,7 +26,7 @@ from typing import Callable
 
 import torch
 
-from ._validation import float_tensor, positive_int, same_shape
+from ._validation import float_tensor, gaussian_parameters, positive_int, same_shape
 
 __all__ = ["reparameterize", "score_function_gradient", "reparameterization_gradient"]
 
@@ -51,9 +51,7 @@ def reparameterize(
 def _check_inputs(f: object, mu: torch.Tensor, logvar: torch.Tensor, num_samples: int) -> int:
     if not callable(f):
         raise ValueError(f"f must be callable (z -> values), got {type(f).__name__}")
-    float_tensor("mu", mu, min_dim=1)
-    float_tensor("logvar", logvar, min_dim=1)
-    same_shape("mu", mu, "logvar", logvar)
+    gaussian_parameters(mu, logvar)
     return positive_int("num_samples", num_samples)
 
 

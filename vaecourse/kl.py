@@ -16,15 +16,9 @@ from __future__ import annotations
 
 import torch
 
-from ._validation import float_tensor, positive_int, same_shape
+from ._validation import gaussian_parameters, positive_int
 
 __all__ = ["gaussian_kl", "gaussian_kl_per_dim", "monte_carlo_kl"]
-
-
-def _check(mu: torch.Tensor, logvar: torch.Tensor) -> None:
-    float_tensor("mu", mu, min_dim=1)
-    float_tensor("logvar", logvar, min_dim=1)
-    same_shape("mu", mu, "logvar", logvar)
 
 
 def _exp_minus_one_minus(t: torch.Tensor) -> torch.Tensor:
@@ -49,7 +43,7 @@ def gaussian_kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     so that it stays accurate (not just finite) near the prior, where it would cancel.
     Shapes: mu, logvar (..., d) -> (..., d). Taught in notebook 02_kl_closed_form.
     """
-    _check(mu, logvar)
+    gaussian_parameters(mu, logvar)
     return 0.5 * (mu.pow(2) + _exp_minus_one_minus(logvar))
 
 
@@ -78,7 +72,7 @@ def monte_carlo_kl(
     ``per_sample=True`` the S single-draw estimates (S, ...) so their spread can be measured.
     Taught in notebook 02_kl_closed_form.
     """
-    _check(mu, logvar)
+    gaussian_parameters(mu, logvar)
     num_samples = positive_int("num_samples", num_samples)
     eps = torch.randn((num_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
     z = mu + torch.exp(0.5 * logvar) * eps

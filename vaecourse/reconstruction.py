@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ._validation import float_tensor, positive_int, same_shape
+from ._validation import gaussian_parameters, positive_int
 
 __all__ = ["TinyDecoder", "monte_carlo_reconstruction"]
 
@@ -46,9 +46,7 @@ def monte_carlo_reconstruction(
     """
     if not callable(log_likelihood):
         raise ValueError(f"log_likelihood must be callable (z -> log p(x|z)), got {type(log_likelihood).__name__}")
-    float_tensor("mu", mu, min_dim=1)
-    float_tensor("logvar", logvar, min_dim=1)
-    same_shape("mu", mu, "logvar", logvar)
+    gaussian_parameters(mu, logvar)
     num_samples = positive_int("num_samples", num_samples)
     eps = torch.randn((num_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
     z = mu + torch.exp(0.5 * logvar) * eps

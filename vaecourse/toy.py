@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from ._validation import float_tensor, positive_float, positive_int, same_shape
+from ._validation import float_tensor, gaussian_parameters, positive_float, positive_int
 from .bounds import iwae_bound
 from .kl import gaussian_kl
 
@@ -80,9 +80,7 @@ class LinearGaussianModel:
         return x.to(self.W.dtype)
 
     def _q(self, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> None:
-        float_tensor("mu", mu, min_dim=1)
-        float_tensor("logvar", logvar, min_dim=1)
-        same_shape("mu", mu, "logvar", logvar)
+        gaussian_parameters(mu, logvar)
         expected = (*x.shape[:-1], self.latent_dim)
         if tuple(mu.shape) != expected:
             raise ValueError(f"mu and logvar must have shape {expected} to match x, got {tuple(mu.shape)}")

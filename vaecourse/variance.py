@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from scipy import integrate
 
-from ._validation import float_tensor, positive_float, positive_int, same_shape
+from ._validation import gaussian_parameters, positive_float, positive_int
 
 __all__ = [
     "Objective",
@@ -453,9 +453,7 @@ def fit_gaussian(
     """
     if not callable(gradient):
         raise ValueError(f"gradient must be callable (mu, logvar) -> (d/dmu, d/dlogvar), got {type(gradient).__name__}")
-    float_tensor("mu", mu, min_dim=1)
-    float_tensor("logvar", logvar, min_dim=1)
-    same_shape("mu", mu, "logvar", logvar)
+    gaussian_parameters(mu, logvar)
     steps = positive_int("steps", steps)
     lr = positive_float("lr", lr)
     mu = mu.detach().clone().requires_grad_(True)

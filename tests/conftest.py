@@ -1,5 +1,18 @@
-"""Parametrization of the shared check tests (tests/check_contract.py) over the dicts of the
-test module that imports them."""
+"""Shared test set-up: the one-thread fixture for training tests, and the parametrization of
+the shared check tests (tests/check_contract.py) over the dicts of the module importing them."""
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """The training tests' models are tiny: one thread is faster than two, and far faster on a
+    busy machine. Modules opt in with ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def pytest_generate_tests(metafunc):

@@ -10,12 +10,7 @@ from vaecourse import VAE, fit, load_checkpoint, save_checkpoint
 from vaecourse.train import History, default_optimizer
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _data(n: int = 300, seed: int = 0) -> torch.Tensor:

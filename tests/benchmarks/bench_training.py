@@ -217,8 +217,8 @@ def quality(mnist_dir: Path | None) -> None:
     model_defaults = {"hidden_dims": inspect.signature(vc.VAE).parameters["hidden_dims"].default}
     print(f"\n== Quality: course settings VAE(shape, {COURSE_MODEL['latent_dim']}) with {model_defaults}, "
           f"fit defaults {fit_defaults}, {COURSE_FIT} ==")
-    train = vc.load_dataset("digits", "train")
-    test = vc.load_dataset("digits", "test", binarize="fixed", seed=1)
+    train = vc.load_dataset("sklearn-digits", "train")
+    test = vc.load_dataset("sklearn-digits", "test", binarize="fixed", seed=1)
     model, seconds = _train((8, 8), COURSE_MODEL, COURSE_FIT, train.images, DIGITS_EPOCHS)
     _report(f"digits, {DIGITS_EPOCHS} epochs, course settings", model, seconds, test.images)
 

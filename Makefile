@@ -6,8 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
-# Stored outputs and nbval must not see progress bars (they change between runs), and must
-# come from the offline default data (the scikit-learn digits) wherever they are made.
+# Stored outputs and nbval must not see progress bars (they change between runs), and never
+# touch the network (the course's MNIST ships with the package).
 NB_ENV := TQDM_DISABLE=1 PYDEVD_DISABLE_FILE_VALIDATION=1 VAECOURSE_OFFLINE=1
 NBVAL := --nbval --nbval-current-env --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 
@@ -53,10 +53,10 @@ execute: setup
 student: setup
 	$(BIN)/python -m vaecourse._student --out student $(NOTEBOOKS)
 
-# Speed and quality figures (about 5 minutes); MNIST_DIR=dir with the IDX .gz files adds MNIST.
+# Speed and quality figures (about 5 minutes).
 bench: setup
 	$(BIN)/python tests/benchmarks/bench_import.py
-	$(BIN)/python tests/benchmarks/bench_training.py $(if $(MNIST_DIR),--mnist-dir $(MNIST_DIR))
+	$(BIN)/python tests/benchmarks/bench_training.py
 	$(BIN)/python tests/benchmarks/bench_kl_budget.py
 
 clean:

@@ -63,9 +63,10 @@ student: setup
 	$(BIN)/python -m vaecourse._student --out student $(NOTEBOOKS)
 
 # The course as a static website in build/site (git ignores build/), from the stored notebooks,
-# which are not executed again; open build/site/index.html. SITE_OUT=dir builds elsewhere.
+# which are not executed again; open build/site/index.html. SITE_OUT=dir builds elsewhere. -E: every
+# page is read afresh (Sphinx would not notice a change in site/course_site.py).
 site: $(SITE_STAMP)
-	$(BIN)/python -m sphinx -b html -W --keep-going -q -d $(SITE_OUT)-doctrees site $(SITE_OUT)
+	$(BIN)/python -m sphinx -b html -E -W --keep-going -q -d $(SITE_OUT)-doctrees site $(SITE_OUT)
 	@echo "site built: $(SITE_OUT)/index.html"
 
 # Speed and quality figures (about 5 minutes); MNIST_DIR=dir with the IDX .gz files adds MNIST.

@@ -101,22 +101,16 @@ def _api_modules(app, docname, source) -> None:
 
 
 def _copy_notebooks(app, config) -> None:
-    """Mirror notebooks/*.ipynb into site/notebooks/ (git-ignored), which Sphinx reads.
+    """Copy notebooks/*.ipynb into site/notebooks/ (git-ignored), where Sphinx reads them.
 
-    Sphinx reads documents only inside its source folder and resolves symbolic links, so the
-    notebooks are copied (with their times, so that a rebuild rereads only changed ones).
-    Every notebook is found by glob: a new one needs no edit here.
+    Sphinx reads documents only inside its source folder and follows symbolic links out of it,
+    so the notebooks are copied. Found by glob: a new notebook needs no edit here.
     """
     source, target = Path(app.srcdir).parent / "notebooks", Path(app.srcdir) / "notebooks"
-    target.mkdir(exist_ok=True)
-    wanted = {path.name: path for path in source.glob("*.ipynb")}
-    for stale in target.glob("*.ipynb"):
-        if stale.name not in wanted:
-            stale.unlink()
-    for name, path in wanted.items():
-        copy_ = target / name
-        if not copy_.exists() or copy_.stat().st_mtime_ns != path.stat().st_mtime_ns or copy_.stat().st_size != path.stat().st_size:
-            shutil.copy2(path, copy_)
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir()
+    for path in source.glob("*.ipynb"):
+        shutil.copy2(path, target / path.name)
 
 
 def _plain_text_docstring(app, what, name, obj, options, lines: list[str]) -> None:
@@ -126,14 +120,8 @@ def _plain_text_docstring(app, what, name, obj, options, lines: list[str]) -> No
         lines[:] = [".. code-block:: text", "   :class: docstring", ""] + [f"   {line}" for line in lines] + [""]
 
 
-def _reread_api(app, env, added, changed, removed) -> list[str]:
-    """The API page comes from the docstrings, which Sphinx does not watch: read it every time."""
-    return ["api"]
-
-
 def setup(app):
     app.connect("config-inited", _copy_notebooks)
-    app.connect("env-get-outdated", _reread_api)
     app.connect("autodoc-process-docstring", _plain_text_docstring)
     app.connect("source-read", _api_modules)
     app.connect("doctree-resolved", _text_badges)

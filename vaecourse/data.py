@@ -38,10 +38,7 @@ import logging
 import math
 import os
 import re
-import socket
 import struct
-import threading
-import time
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -323,57 +320,30 @@ def load_dataset(
 
 
 class _Fetcher:
-    """Fetches the files of one ``load_mnist`` call, remembering dead mirrors between files."""
+    """Fetches the files of one ``load_mnist`` call with pooch, trying the mirrors in order.
 
-    def __init__(
-        self,
-        folder: Path,
-        mirrors: list[str],
-        offline: bool,
-        timeout: tuple[float, float],
-        progress: bool,
-    ):
-        self.folder = folder
-        self.mirrors = mirrors
-        self.offline = offline
-        self.timeout = timeout
-        self.progress = progress
-        self.dead: dict[str, str] = {}  # mirror -> why it cannot be reached
-        self.resolved = False
+    pooch does the rest: it streams into a temporary file, checks the hash, renames the file
+    into place, and downloads again over a cached file whose hash does not match. A mirror
+    that cannot be reached at all is skipped for the call's second file.
+    """
+
+    def __init__(self, folder: Path, mirrors: list[str], offline: bool, timeout: tuple[float, float], progress: bool):
+        self.folder, self.mirrors, self.offline, self.timeout, self.progress = folder, mirrors, offline, timeout, progress
+        self.dead: dict[str, str] = {}  # mirror -> why it could not be reached
 
     def fetch(self, fname: str, known_hash: str) -> Path:
         target = self.folder / fname
-        if target.is_file():
-            if _hash_matches(target, known_hash):
-                return target
-            if self.offline:
-                raise DownloadError(
-                    f"{target} is corrupted (its checksum does not match {known_hash}) and "
-                    f"offline mode is on ({ENV_OFFLINE}); delete it, or allow downloads",
-                    summary=f"the cached MNIST file {fname} is corrupted and offline mode is on",
-                )
-            # Deleting first makes pooch's final rename land on a free name, which is atomic
-            # on every platform (replacing an existing file is not atomic on Windows).
-            try:
-                target.unlink()
-            except OSError as exc:
-                raise DownloadError(
-                    f"{target} is corrupted (its checksum does not match {known_hash}) and "
-                    f"cannot be replaced ({exc}); delete it or choose another cache_dir",
-                    summary=f"the cached MNIST file {fname} is corrupted and cannot be replaced",
-                ) from exc
         if self.offline:
+            if target.is_file() and _hash_matches(target, known_hash):
+                return target
+            state = "is corrupted (its checksum does not match)" if target.is_file() else "is not in the cache"
             raise DownloadError(
-                f"{fname} is not in the cache ({self.folder}) and offline mode is on "
-                f"({ENV_OFFLINE} or offline=True); copy the MNIST .gz files there or allow "
-                "downloads",
-                summary="MNIST is not in the cache and offline mode is on",
+                f"{fname} {state} ({self.folder}) and offline mode is on ({ENV_OFFLINE} or "
+                "offline=True); copy the MNIST .gz files there or allow downloads",
+                summary=f"MNIST {state} and offline mode is on",
             )
-        if not self.resolved:
-            self.dead.update(_resolve_hosts(self.mirrors, self.timeout[0]))
-            self.resolved = True
-
         import pooch
+        from requests import exceptions as rex
 
         downloader = pooch.HTTPDownloader(progressbar=self.progress, timeout=self.timeout)
         attempts: list[tuple[str, str]] = []
@@ -384,135 +354,29 @@ class _Fetcher:
                 continue
             try:
                 with _quiet_pooch():
-                    pooch.retrieve(
-                        url, known_hash, fname=fname, path=self.folder, downloader=downloader
-                    )
+                    pooch.retrieve(url, known_hash, fname=fname, path=self.folder, downloader=downloader)
                 return target
-            except (OSError, ValueError) as exc:  # requests' errors are OSErrors
-                reason = _reason(exc)
-                attempts.append((url, reason))
-                if _unreachable(exc):
+            except ValueError:  # pooch: the downloaded file's hash does not match
+                attempts.append((url, f"checksum mismatch (expected {known_hash})"))
+            except rex.HTTPError as exc:
+                attempts.append((url, f"HTTP {exc.response.status_code}" if exc.response is not None else "HTTP error"))
+            except (rex.ConnectionError, rex.Timeout) as exc:
+                reason = "connection timed out" if isinstance(exc, rex.ConnectTimeout) else "cannot connect"
+                if isinstance(exc, rex.ReadTimeout):
+                    reason = "the server stopped sending (read timed out)"
+                else:
                     self.dead[mirror] = reason
-        raise _all_failed(fname, self.folder, attempts)
-
-
-def _all_failed(fname: str, folder: Path, attempts: list[tuple[str, str]]) -> DownloadError:
-    lines = "\n".join(f"  {url}: {reason}" for url, reason in attempts)
-    reasons = [reason for _, reason in attempts]
-    if len(set(reasons)) == 1:
-        why = reasons[0]
-    else:
-        why = "; ".join(f"{urlsplit(url).netloc}: {reason}" for url, reason in attempts)
-    n = len(attempts)
-    failed = f"all {n} mirrors failed" if n > 1 else "the mirror failed"
-    summary = f"MNIST could not be downloaded ({failed}: {why})"
-    message = (
-        f"could not download {fname} from any of {n} mirror(s):\n{lines}\n"
-        f"Cache folder: {folder}. Point {ENV_MIRRORS} (comma-separated base URLs) at a working "
-        f'mirror, copy the MNIST .gz files into the cache folder, or use load_dataset("mnist10k").'
-    )
-    return DownloadError(message, summary=summary, attempts=attempts)
-
-
-def _resolve_hosts(mirrors: list[str], seconds: float) -> dict[str, str]:
-    """Look up every mirror's host name in parallel, for at most ``seconds`` in all.
-
-    requests' connect timeout does not cover the DNS lookup, which on a machine without
-    network can block for tens of seconds per host. Returns {mirror: reason} for the mirrors
-    whose host did not resolve in time; a lookup left running finishes in a daemon thread.
-    Mirrors reached through a proxy are not looked up (the proxy resolves them).
-    """
-    from requests.utils import get_environ_proxies
-
-    results: dict[str, str | None] = {}
-    lock = threading.Lock()
-
-    def look_up(mirror: str, host: str, port: int) -> None:
-        try:
-            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-            outcome = None
-        except OSError:
-            outcome = "host name could not be resolved"
-        with lock:
-            results[mirror] = outcome
-
-    threads = []
-    for mirror in mirrors:
-        parts = urlsplit(mirror)
-        if get_environ_proxies(mirror):
-            results[mirror] = None
-            continue
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        thread = threading.Thread(target=look_up, args=(mirror, parts.hostname, port), daemon=True)
-        thread.start()
-        threads.append(thread)
-    deadline = time.monotonic() + seconds
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    with lock:
-        done = dict(results)
-    dead = {m: reason for m, reason in done.items() if reason is not None}
-    for mirror in mirrors:
-        if mirror not in done:
-            dead[mirror] = f"host name not resolved within {seconds:g} s"
-    return dead
-
-
-def _unreachable(exc: BaseException) -> bool:
-    """True when the mirror itself cannot be reached (worth skipping for the next file)."""
-    from requests import exceptions as rex
-
-    return isinstance(exc, (rex.ConnectTimeout, rex.ConnectionError)) and not isinstance(
-        exc, rex.ReadTimeout
-    )
-
-
-def _reason(exc: BaseException) -> str:
-    """A short, stable account of why one download failed."""
-    import urllib3
-    from requests import exceptions as rex
-
-    if isinstance(exc, rex.HTTPError) and exc.response is not None:
-        return f"HTTP {exc.response.status_code} {exc.response.reason or ''}".strip()
-    if isinstance(exc, rex.ConnectTimeout):
-        return "connection timed out"
-    if isinstance(exc, rex.ReadTimeout):
-        return "the server stopped sending (read timed out)"
-    if isinstance(exc, rex.ChunkedEncodingError):
-        return "transfer interrupted (the connection closed mid-file)"
-    if isinstance(exc, rex.ConnectionError):
-        causes = list(_causes(exc))
-        if any(
-            isinstance(c, (socket.gaierror, urllib3.exceptions.NameResolutionError)) for c in causes
-        ):
-            return "host name could not be resolved"
-        if any(isinstance(c, ConnectionRefusedError) for c in causes):
-            return "connection refused"
-        if any(isinstance(c, rex.SSLError) for c in causes):
-            return "TLS handshake failed"
-        if any(
-            isinstance(c, (ConnectionResetError, urllib3.exceptions.ProtocolError)) for c in causes
-        ):
-            return "the server closed the connection"
-        return "cannot connect"
-    mismatch = re.search(r"expected (\S+) but got (\S+?)\.", str(exc))
-    if isinstance(exc, ValueError) and mismatch:
-        return f"checksum mismatch (expected {mismatch.group(1)}, got {mismatch.group(2)})"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """The exception and everything it wraps (requests hides the socket error several deep)."""
-    seen: set[int] = set()
-    stack = [exc]
-    while stack:
-        e = stack.pop()
-        if id(e) in seen:
-            continue
-        seen.add(id(e))
-        yield e
-        inner = [e.__cause__, e.__context__, getattr(e, "reason", None), *e.args]
-        stack.extend(x for x in inner if isinstance(x, BaseException))
+                attempts.append((url, reason))
+            except OSError as exc:  # other transfer errors (requests' are OSErrors)
+                attempts.append((url, type(exc).__name__))
+        lines = "\n".join(f"  {url}: {reason}" for url, reason in attempts)
+        raise DownloadError(
+            f"could not download {fname} from any of {len(attempts)} mirror(s):\n{lines}\n"
+            f"Cache folder: {self.folder}. Point {ENV_MIRRORS} (comma-separated base URLs) at a working "
+            f'mirror, copy the MNIST .gz files into the cache folder, or use load_dataset("mnist10k").',
+            summary=f"MNIST could not be downloaded ({'; '.join(sorted({r for _, r in attempts}))})",
+            attempts=attempts,
+        )
 
 
 @contextlib.contextmanager

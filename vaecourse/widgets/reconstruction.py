@@ -107,9 +107,9 @@ def draw_minibatch_histogram(
         ax.axvline(result["target"], color="grey", linestyle="-.", linewidth=1, label="exact target")
     if value_range is not None:
         ax.set_xlim(*value_range)
-    ax.set_xlabel("minibatch estimate of the average E_q[log p(x|z)] (nats)")
+    ax.set_xlabel(r"minibatch estimate of the average $\mathbb{E}_q[\log p(x \mid z)]$ (nats)")
     ax.set_ylabel("density")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
     return ax
 
 
@@ -119,7 +119,9 @@ def reconstruction_widget(num_samples: int = 1, batch_size: int = 8, num_repeats
     numbers for the latest values. Taught in notebook 03_monte_carlo_reconstruction."""
     problem = toy_reconstruction_problem()
     widest = minibatch_estimates(1, 1, num_repeats, problem=problem)
-    value_range = (widest["target"] - 4 * widest["std"], widest["target"] + 3 * widest["std"])
+    estimates = widest["estimates"]  # L = B = 1 has the largest spread: its extremes set the range
+    value_range = (min(estimates.min().item(), widest["target"] - 4 * widest["std"]),
+                   max(estimates.max().item(), widest["target"] + 4 * widest["std"]))
 
     def update(num_samples: int, batch_size: int) -> dict[str, object]:
         result = minibatch_estimates(num_samples, batch_size, num_repeats, problem=problem)

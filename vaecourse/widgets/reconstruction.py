@@ -101,10 +101,10 @@ def draw_minibatch_histogram(
     estimates = result["estimates"].numpy()
     if label is None:
         label = f"L = {result['num_samples']}, B = {result['batch_size']}: std {result['std']:.2f}"
-    ax.hist(estimates, bins=40, range=value_range, density=True, histtype="step", color="k",
+    ax.hist(estimates, bins=60, range=value_range, density=True, histtype="step", color="k",
             linestyle=linestyle, linewidth=1.5, label=label)
     if not any(line.get_label() == "exact target" for line in ax.lines):
-        ax.axvline(result["target"], color="grey", linestyle="-.", linewidth=1, label="exact target")
+        ax.axvline(result["target"], color="grey", linestyle="-.", linewidth=1, zorder=0, label="exact target")
     if value_range is not None:
         ax.set_xlim(*value_range)
     ax.set_xlabel(r"minibatch estimate of the average $\mathbb{E}_q[\log p(x \mid z)]$ (nats)")

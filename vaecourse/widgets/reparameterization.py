@@ -24,6 +24,7 @@ __all__ = ["draw_estimator_comparison", "estimator_comparison", "estimator_compa
 
 ESTIMATORS = ("score_function", "pathwise")
 _LABELS = {"score_function": "score function", "pathwise": "pathwise (reparameterization)"}
+_SHORT = {"score_function": "score function", "pathwise": "pathwise"}
 
 
 def estimator_comparison(
@@ -74,12 +75,13 @@ def draw_estimator_comparison(numbers: dict, ax=None, *, legend: bool = True):
     }
     for estimator in ESTIMATORS:
         ax.hist(numbers[estimator]["estimates"].numpy(), bins=60, range=(low, high), density=True,
-                label=f"{_LABELS[estimator]}: std {numbers[estimator]['std']:.3f}", **styles[estimator])
+                label=_LABELS[estimator], **styles[estimator])
     ax.axvline(exact, color="k", linestyle="--", linewidth=1, zorder=0, label=f"exact gradient {exact:.3f}")
     ax.set_yscale("log")
     ax.set_xlabel(r"estimate of $\partial\,\mathbb{E}[f(z)] / \partial\mu$")
     ax.set_ylabel("density (log scale)")
-    ax.set_title(f"f = {numbers['name']}, S = {numbers['num_samples']}", fontsize=9)
+    stds = ", ".join(f"{_SHORT[e]} {numbers[e]['std']:.3f}" for e in ESTIMATORS)
+    ax.set_title(f"f = {numbers['name']}, S = {numbers['num_samples']}\nstd: {stds}", fontsize=10)
     if legend:
         ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
     return ax

@@ -32,6 +32,7 @@ from vaecourse.data import (
     load_dataset,
     load_digits,
     load_mnist,
+    load_mnist10k,
 )
 
 SHARED_MNIST = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
@@ -161,7 +162,7 @@ def test_a_good_download_parses_to_exactly_what_was_served(mirror, tmp_path):
     ds = load_mnist(
         "test", cache_dir=tmp_path / "c", mirrors=[mirror.url("m")], checksums=checksums_of(files)
     )
-    assert ds.name == "mnist" and ds.split == "test" and ds.note == ""
+    assert ds.name == "mnist-full" and ds.split == "test"
     assert ds.images.dtype == torch.float32 and ds.labels.dtype == torch.int64
     assert ds.images.shape == (10, 28, 28) and ds.image_shape == (28, 28) and len(ds) == 10
     torch.testing.assert_close(
@@ -299,25 +300,12 @@ def test_an_unreachable_mirror_is_not_tried_again_for_the_second_file(
     ]
 
 
-def test_without_network_auto_falls_back_to_the_digits_and_says_why_in_one_line(tmp_path, capsys):
-    mirrors = [closed_port_url(), closed_port_url(), closed_port_url()]
-    ds = load_dataset("auto", cache_dir=tmp_path, mirrors=mirrors)
-    out, err = capsys.readouterr()
-    assert out == (
-        "MNIST could not be downloaded (all 3 mirrors failed: connection refused); "
-        "using scikit-learn's 8x8 digits instead.\n"
-    )
-    assert err == ""
-    assert ds.name == "digits" and ds.image_shape == (8, 8) and ds.note == out.strip()
-    torch.testing.assert_close(ds.images, load_digits("train").images)
-
-
-def test_without_network_mnist_mode_raises_an_error_listing_every_url_tried(
+def test_without_network_mnist_full_raises_an_error_listing_every_url_tried(
     mirror, tmp_path, capsys
 ):
     mirrors = [closed_port_url(), mirror.url("empty")]
     with pytest.raises(DownloadError) as info:
-        load_dataset("mnist", "test", cache_dir=tmp_path, mirrors=mirrors)
+        load_dataset("mnist-full", "test", cache_dir=tmp_path, mirrors=mirrors)
     message = str(info.value)
     assert f"{mirrors[0]}{TEST_FILES[0]}: connection refused" in message
     assert f"{mirrors[1]}{TEST_FILES[0]}: HTTP 404" in message
@@ -388,17 +376,14 @@ def test_offline_mode_never_touches_the_network(mirror, tmp_path, monkeypatch, c
     monkeypatch.setenv("VAECOURSE_OFFLINE", "1")
     with pytest.raises(DownloadError, match="offline mode"):
         load_mnist("test", **kwargs)
-    ds = load_dataset("auto", "test", **kwargs)
-    assert ds.name == "digits"
-    assert capsys.readouterr().out == (
-        "MNIST is not in the cache and offline mode is on; "
-        "using scikit-learn's 8x8 digits instead.\n"
-    )
+    with pytest.raises(DownloadError, match="offline mode"):
+        load_dataset("mnist-full", "test", **kwargs)
+    assert capsys.readouterr().out == ""
     assert mirror.hits == [] and cached(tmp_path) == []
 
     assert load_mnist("test", offline=False, **kwargs).labels.tolist() == labels.tolist()
     mirror.hits.clear()
-    assert load_dataset("auto", "test", **kwargs).name == "mnist"  # cached files are enough
+    assert load_dataset("mnist-full", "test", **kwargs).name == "mnist-full"  # cached files are enough
     assert mirror.hits == []
 
 
@@ -550,6 +535,87 @@ def test_a_folder_holding_the_real_files_serves_as_a_read_only_cache():
 
 
 # ---------------------------------------------------------------------------------------
+# The MNIST test files shipped with the package (the course's default data)
+
+# The published md5s of the official files (the MNIST README in ../shared lists the same).
+PUBLISHED_MD5 = {
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+
+
+def read_idx_independently(path: Path) -> np.ndarray:
+    """An IDX reader written apart from the package's: the header by struct, the rest by numpy."""
+    raw = gzip.open(path).read()
+    ndim = raw[3]
+    dims = struct.unpack(f">{ndim}I", raw[4 : 4 + 4 * ndim])
+    return np.frombuffer(raw[4 + 4 * ndim :], dtype=np.uint8).reshape(dims)
+
+
+def test_the_shipped_files_are_byte_for_byte_the_published_ones():
+    folder = data._shipped_folder()
+    assert sorted(p.name for p in folder.glob("*.gz")) == sorted(TEST_FILES)
+    for name, digest in PUBLISHED_MD5.items():
+        assert md5((folder / name).read_bytes()) == digest
+
+
+def test_mnist10k_splits_the_ten_thousand_test_images_8004_to_1996_with_every_fifth_of_each_class():
+    folder = data._shipped_folder()
+    images = read_idx_independently(folder / TEST_FILES[0])
+    labels = read_idx_independently(folder / TEST_FILES[1]).astype(np.int64)
+    train, test = load_mnist10k("train"), load_dataset("mnist10k", "test")
+    assert (train.name, train.split, test.name, test.split) == ("mnist10k", "train", "mnist10k", "test")
+    assert len(train) == 8004 and len(test) == 1996 and train.image_shape == (28, 28)
+    # The rule, written out: the k-th image of each class (k = 1, 2, ...) is a test image when
+    # k is a multiple of 5.
+    seen = {digit: 0 for digit in range(10)}
+    test_index, train_index = [], []
+    for i, digit in enumerate(labels.tolist()):
+        seen[digit] += 1
+        (test_index if seen[digit] % 5 == 0 else train_index).append(i)
+    for ds, index in ((train, train_index), (test, test_index)):
+        assert ds.labels.tolist() == labels[index].tolist()
+        expected = torch.tensor(images[index] / 255.0, dtype=torch.float32)
+        torch.testing.assert_close(ds.images, expected, rtol=0, atol=0)
+    counts = torch.bincount(test.labels, minlength=10) / torch.bincount(
+        torch.cat([train.labels, test.labels]), minlength=10
+    )
+    assert ((counts - 0.2).abs() < 0.005).all()
+    # Both halves of the MNIST test set (two groups of writers) feed both splits.
+    assert min(test_index) < 50 and max(test_index) > 9950
+
+
+def test_mnist10k_needs_no_network_no_cache_and_no_shared_folder(monkeypatch, tmp_path):
+    monkeypatch.setenv("VAECOURSE_OFFLINE", "1")
+    monkeypatch.setenv("VAECOURSE_DATA", str(tmp_path / "nothing-here"))
+    monkeypatch.setenv("VAECOURSE_MNIST_MIRRORS", closed_port_url())
+    ds = load_dataset()
+    assert ds.name == "mnist10k" and len(ds) == 8004
+    assert not (tmp_path / "nothing-here").exists()
+
+
+def test_a_shipped_file_that_was_altered_is_refused(monkeypatch, tmp_path):
+    for name in TEST_FILES:
+        (tmp_path / name).write_bytes((data._shipped_folder() / name).read_bytes())
+    blob = bytearray((tmp_path / TEST_FILES[0]).read_bytes())
+    blob[len(blob) // 2] ^= 0x01
+    (tmp_path / TEST_FILES[0]).write_bytes(bytes(blob))
+    monkeypatch.setattr(data, "_shipped_folder", lambda: tmp_path)
+    with pytest.raises(ValueError, match="has md5 .* expected 9fb629c4189551a2d022fa330f9573f3"):
+        load_mnist10k("test")
+
+
+def test_fixed_binarization_of_mnist10k_is_reproducible_and_keeps_the_split():
+    a = load_mnist10k("test", binarize="fixed", seed=1)
+    b = load_dataset("mnist10k", "test", binarize="fixed", seed=1)
+    grey = load_mnist10k("test")
+    assert torch.equal(a.images, b.images) and torch.equal(a.labels, grey.labels)
+    assert set(a.images.unique().tolist()) == {0.0, 1.0}
+    # Each pixel is on with probability equal to its grey level: compare the mean over images.
+    assert abs(a.images.mean().item() - grey.images.mean().item()) < 0.002
+
+
+# ---------------------------------------------------------------------------------------
 # The digits
 
 
@@ -557,7 +623,7 @@ def test_the_digits_are_8x8_in_the_unit_interval_and_split_80_20_by_class():
     from sklearn.datasets import load_digits as sklearn_digits
 
     train, test = load_digits("train"), load_digits("test")
-    assert train.name == test.name == "digits"
+    assert train.name == test.name == "sklearn-digits"
     assert train.images.shape == (1442, 8, 8) and test.images.shape == (355, 8, 8)
     assert train.image_shape == (8, 8)
     for ds in (train, test):
@@ -576,7 +642,7 @@ def test_the_digits_are_8x8_in_the_unit_interval_and_split_80_20_by_class():
 def test_the_digits_split_is_the_same_every_time():
     a, b = load_digits("test"), load_digits("test")
     assert torch.equal(a.images, b.images) and torch.equal(a.labels, b.labels)
-    assert torch.equal(load_dataset("digits", "test").images, a.images)
+    assert torch.equal(load_dataset("sklearn-digits", "test").images, a.images)
 
 
 # ---------------------------------------------------------------------------------------
@@ -593,7 +659,7 @@ def test_binarize_draws_each_pixel_with_probability_equal_to_its_grey_level():
 
 def test_fixed_binarization_is_reproducible_and_dynamic_is_not_a_loader_option():
     a = load_digits("test", binarize="fixed", seed=3)
-    b = load_dataset("digits", "test", binarize="fixed", seed=3)
+    b = load_dataset("sklearn-digits", "test", binarize="fixed", seed=3)
     assert torch.equal(a.images, b.images)
     assert set(a.images.unique().tolist()) == {0.0, 1.0}
     assert not torch.equal(a.images, load_digits("test", binarize="fixed", seed=4).images)
@@ -615,10 +681,15 @@ def test_binarize_rejects_raw_bytes():
     [
         (
             lambda: load_dataset("fashion"),
-            "name must be 'auto' or 'mnist' or 'digits', got 'fashion'",
+            "name must be 'mnist10k' or 'mnist-full' or 'sklearn-digits', got 'fashion'",
         ),
+        (lambda: load_dataset("auto"), "name 'auto' was renamed: use 'mnist10k'"),
+        (lambda: load_dataset("mnist"), "name 'mnist' was renamed: use 'mnist-full'"),
+        (lambda: load_dataset("digits"), "name 'digits' was renamed: use 'sklearn-digits'"),
+        (lambda: load_mnist10k("validation"), "split must be 'train' or 'test'"),
+        (lambda: load_mnist10k(binarize="dynamic"), "binarize must be None or 'fixed'"),
         (
-            lambda: load_dataset("auto", "validation"),
+            lambda: load_dataset("mnist10k", "validation"),
             "split must be 'train' or 'test', got 'validation'",
         ),
         (lambda: load_mnist("val"), "split must be"),
@@ -668,7 +739,7 @@ def test_a_bad_mirror_variable_is_named(monkeypatch):
 )
 def test_a_dataset_checks_what_it_holds(images, labels, message):
     with pytest.raises(ValueError, match=message):
-        Dataset(images, labels, "digits", "train")
+        Dataset(images, labels, "sklearn-digits", "train")
 
 
 def test_the_module_keeps_pooch_quiet_and_restores_its_logger(mirror, tmp_path, capfd):

@@ -334,3 +334,37 @@ def test_bad_latent_codes_and_counts_raise_value_error():
         model.log_likelihood(_binary_images(2), batch_size=0)
     with pytest.raises(ValueError, match="n must be"):
         model.sample(0)
+
+
+def test_a_given_q_equal_to_the_exact_posterior_makes_the_elbo_and_every_bound_equal_log_p_x():
+    # A linear decoder with orthogonal columns has a diagonal Gaussian posterior, so a q set to
+    # it (not the encoder's) makes every importance weight equal log p(x), draw by draw.
+    torch.manual_seed(0)
+    model = VAE((5,), 2, (), likelihood="gaussian", sigma=0.7).double()
+    columns, _ = torch.linalg.qr(torch.randn(5, 2, dtype=torch.float64))
+    W = columns * torch.tensor([2.0, 0.5], dtype=torch.float64)
+    b = torch.randn(5, dtype=torch.float64)
+    with torch.no_grad():
+        model.decoder[0].weight.copy_(W)
+        model.decoder[0].bias.copy_(b)
+    exact = vaecourse.LinearGaussianModel(W, b, 0.7)
+    x = torch.randn(4, 5, dtype=torch.float64) * 2
+    mean, cov = exact.posterior(x)
+    logvar = torch.diagonal(cov, dim1=-2, dim2=-1).log().expand_as(mean)
+    log_px = exact.log_marginal(x)
+    q = (mean, logvar)
+    g = torch.Generator().manual_seed(1)
+    torch.testing.assert_close(model.log_likelihood(x, 9, batch_size=8, generator=g, q=q), log_px)
+    # The ELBO's reconstruction term is a Monte Carlo estimate: equal in expectation only.
+    torch.testing.assert_close(model.elbo(x, 20000, generator=g, q=q).elbo, log_px, atol=0.05, rtol=0)
+    # and the encoder's own q gives a lower ELBO
+    assert (model.elbo(x, 200, generator=g).elbo < log_px).all()
+
+
+def test_a_given_q_of_the_wrong_shape_is_refused():
+    model = VAE((5,), 2, ())
+    x = torch.rand(3, 5)
+    with pytest.raises(ValueError, match=r"q\[0\] \(mu\) must have shape \(3, 2\)"):
+        model.elbo(x, q=(torch.zeros(2, 2), torch.zeros(3, 2)))
+    with pytest.raises(ValueError, match="q must be a pair"):
+        model.log_likelihood(x, 4, q=torch.zeros(3, 2))

@@ -47,10 +47,13 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 # {notebook stem: {number as the prose writes it: why it needs no output}}
 ALLOWED: dict[str, dict[str, str]] = {
     "06_full_vae": {
+        "10,000": "the number of official MNIST test images the package ships, a property of the data files",
+        "8,004": "the training half of the package's split, announced where the data is introduced and printed further down",
+        "1,996": "the test half of the package's split, announced where the data is introduced and printed further down",
+        "11": "the download size in MB of the full MNIST, which the notebook does not download",
         "60,000": "the size of the full MNIST training set, which the notebook does not load",
-        "28": "the side of an MNIST image, in the sentence that introduces the data",
-        "1,797": "the size of scikit-learn's digits set, which the notebook does not load",
-        "5000": "Burda et al.'s number of importance samples, a published setting",
+        "28": "the side of an MNIST image, where the data is introduced",
+        "3,280": "Burda et al.'s number of training epochs, a published setting",
     },
     "02_kl_closed_form": {
         "3.16": "sqrt(10), the factor by which the standard error falls per tenfold S, computed in the sentence",
@@ -209,13 +212,13 @@ def test_every_allowance_is_still_needed():
         path = NOTEBOOK_DIR / f"{stem}.ipynb"
         assert path.exists(), f"ALLOWED names {stem}, which is not a notebook"
         notebook = json.loads(path.read_text())
-        quoted = {written: (candidates, index) for index, text in markdown_cells(notebook)
-                  for written, candidates in prose_numbers(text)}
-        for written in allowed:
-            assert written in quoted, f"{stem}: {written!r} is allowed but no longer quoted"
-            candidates, index = quoted[written]
-            assert not backed(written, candidates, evidence(notebook, before=index)), \
-                f"{stem}: {written!r} is now printed; drop it from ALLOWED"
+        quotes = [(written, candidates, index) for index, text in markdown_cells(notebook)
+                  for written, candidates in prose_numbers(text)]
+        for allowed_number in allowed:
+            places = [(candidates, index) for written, candidates, index in quotes if written == allowed_number]
+            assert places, f"{stem}: {allowed_number!r} is allowed but no longer quoted"
+            assert any(not backed(allowed_number, candidates, evidence(notebook, before=index))
+                       for candidates, index in places), f"{stem}: {allowed_number!r} is now printed; drop it from ALLOWED"
 
 
 # The guard itself, on the cases it was written for (issue 13), so that a change to it that stops

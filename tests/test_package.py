@@ -37,3 +37,43 @@ def test_an_unknown_attribute_is_an_attribute_error():
         assert "no_such_thing" in str(exc)
     else:
         raise AssertionError("expected AttributeError")
+
+
+def test_a_built_wheel_carries_the_mnist_files_and_loads_them_without_the_repository(tmp_path):
+    """What Colab, pip-from-git and instructors get: the wheel, installed away from the repo."""
+    import hashlib
+    import zipfile
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "-q", "-w", str(tmp_path / "dist"), str(root)],
+        capture_output=True, text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    (wheel,) = (tmp_path / "dist").glob("vaecourse-*.whl")
+    published = {
+        "vaecourse/mnist/t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+        "vaecourse/mnist/t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+    }
+    with zipfile.ZipFile(wheel) as archive:
+        for name, digest in published.items():
+            assert hashlib.md5(archive.read(name)).hexdigest() == digest
+        assert "vaecourse/mnist/README.md" in archive.namelist()
+        archive.extractall(tmp_path / "site")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path / 'site')!r}); import vaecourse; "
+        "ds = vaecourse.load_dataset('mnist10k', 'test'); "
+        "print(vaecourse.__file__); print(len(ds), tuple(ds.images.shape[1:]))"
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=elsewhere, capture_output=True, text=True,
+        env={"PATH": "/usr/bin:/bin", "VAECOURSE_OFFLINE": "1"},
+    )
+    assert run.returncode == 0, run.stderr
+    location, loaded = run.stdout.splitlines()
+    assert location.startswith(str(tmp_path / "site")), location  # not the repository's copy
+    assert loaded == "1996 (28, 28)"

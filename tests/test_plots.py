@@ -84,9 +84,26 @@ def test_latent_scatter_gives_each_label_its_own_marker(model, x):
 
 def test_latent_manifold_decodes_a_grid_of_gaussian_quantiles(model):
     fig = plots.plot_latent_manifold(model, n=5, span=0.9)
-    assert _image(fig).shape == (5 * 9 - 1, 5 * 9 - 1)
+    assert _image(fig).shape == (5 * 8, 5 * 8)  # seamless: no gaps between the images
     corner = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor([0.05, 0.95]))  # top-left: (low z_1, high z_2)
     np.testing.assert_allclose(_image(fig)[:8, :8], model.decode_mean(corner[None])[0].detach().numpy(), rtol=1e-5)
+    _checked(fig)
+
+
+def test_latent_manifold_ticks_are_symmetric_and_sit_where_their_z_falls(model):
+    fig = plots.plot_latent_manifold(model, n=21, span=0.95, ticks=(-1.5, 0, 1.5))
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["-1.5", "0", "1.5"]
+    x_ticks = ax.get_xticks()
+    # 21 cells from quantile 0.025 to 0.975: z = 0 is the middle cell (index 10), centred at
+    # pixel 10 * 8 + 3.5; the other two sit symmetrically about it.
+    assert x_ticks[1] == pytest.approx(83.5)
+    assert x_ticks[0] + x_ticks[2] == pytest.approx(2 * 83.5)
+    # z = 1.5 is at quantile 0.9332, i.e. cell (0.9332 - 0.025) / 0.95 * 20 = 19.12
+    assert x_ticks[2] == pytest.approx(19.12 * 8 + 3.5, abs=0.05)
+    y_ticks = ax.get_yticks()  # top row = largest z_2, so the y axis runs the other way
+    assert y_ticks[2] == pytest.approx((20 - 19.12) * 8 + 3.5, abs=0.05)
+    assert fig.get_size_inches()[0] >= 7
     _checked(fig)
 
 

@@ -211,6 +211,62 @@ def test_score_function_encoder_gradient_is_unbiased():
             assert (sf[name] - rp[name]).abs().max() < 0.1 * scale, name
 
 
+def _grads_s(model: VAE, x: torch.Tensor, estimator: str, num_samples: int, seed: int) -> dict[str, torch.Tensor]:
+    model.zero_grad()
+    loss, _ = training_loss(model, x, estimator=estimator, num_samples=num_samples,
+                            generator=torch.Generator().manual_seed(seed))
+    loss.backward()
+    return {name: p.grad.clone() for name, p in model.named_parameters()}
+
+
+def test_several_draws_average_the_reconstruction_term_as_torch_distributions_does():
+    model = _model(latent_dim=2).double()
+    x = torch.bernoulli(torch.full((5, 64), 0.3, dtype=torch.float64))
+    _, terms = training_loss(model, x, num_samples=4, generator=torch.Generator().manual_seed(9))
+    mu, logvar = model._encode_flat(x)
+    eps = torch.randn((4, 5, 2), generator=torch.Generator().manual_seed(9), dtype=torch.float64)
+    z = mu + torch.exp(0.5 * logvar) * eps
+    logp = torch.distributions.Bernoulli(logits=model.decoder(z)).log_prob(x).sum(-1)  # (4, 5)
+    kl = torch.distributions.kl_divergence(
+        torch.distributions.Normal(mu, torch.exp(0.5 * logvar)), torch.distributions.Normal(0.0, 1.0)).sum(-1)
+    torch.testing.assert_close(terms.recon, logp.mean(0).detach())
+    torch.testing.assert_close(terms.elbo, (logp.mean(0) - kl).detach())
+
+
+@pytest.mark.parametrize("estimator", ["score_function", "reparameterization"])
+def test_several_draws_per_example_keep_every_estimator_unbiased(estimator):
+    # One image repeated 20,000 times: the minibatch mean of the estimates is close to the
+    # exact gradient, which the reparameterization estimate at 40,000 draws stands in for.
+    model = _model(latent_dim=2, hidden=(8,)).double()
+    x = torch.bernoulli(torch.full((1, 64), 0.3, dtype=torch.float64)).expand(20000, 64)
+    got = _grads_s(model, x, estimator, 4, 2)
+    reference = _grads_s(model, x.expand(2, 20000, 64).reshape(40000, 64), "reparameterization", 1, 3)
+    for name in got:
+        if name.startswith("encoder"):
+            scale = reference[name].abs().max()
+            assert (got[name] - reference[name]).abs().max() < 0.1 * scale, name
+
+
+def test_a_per_example_baseline_does_not_depend_on_the_other_examples():
+    # With several draws per example, the encoder gradient for example 0 must not change when
+    # another example of the minibatch changes (the batch-mean baseline would make it change).
+    model = _model(latent_dim=2).double()
+    x = torch.bernoulli(torch.full((3, 64), 0.3, dtype=torch.float64), generator=torch.Generator().manual_seed(0))
+    grads = []
+    for other in (0.0, 1.0):
+        xb = x.clone()
+        xb[1] = other
+        mu, logvar = (t.detach().requires_grad_(True) for t in model._encode_flat(xb))
+        model._encode_flat = lambda _x, mu=mu, logvar=logvar: (mu, logvar)
+        loss, _ = training_loss(model, xb, estimator="score_function", num_samples=3,
+                                generator=torch.Generator().manual_seed(4))
+        loss.backward()
+        grads.append((mu.grad[0].clone(), logvar.grad[0].clone()))
+        del model._encode_flat
+    torch.testing.assert_close(grads[0][0], grads[1][0])
+    torch.testing.assert_close(grads[0][1], grads[1][1])
+
+
 def test_fit_with_the_score_function_estimator_raises_the_elbo_more_slowly(digits):
     results = {}
     for estimator in ("reparameterization", "score_function"):

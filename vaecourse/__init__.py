@@ -43,6 +43,7 @@ _LAZY: dict[str, str] = {
     "load_dataset": "data",
     "load_mnist": "data",
     "load_digits": "data",
+    "load_mnist10k": "data",
     "binarize": "data",
     "PlanarFlow": "flows",
     "exact_gradient_variance": "variance",

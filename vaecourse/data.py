@@ -1,14 +1,26 @@
-"""Data for the course: MNIST with an offline fallback to scikit-learn's digits.
+"""Data for the course: MNIST shipped inside the package, the full MNIST by download, and
+scikit-learn's 8x8 digits.
 
 Taught in notebook 06_full_vae. Every loader returns a ``Dataset`` of tensors (images float32
 in [0, 1] of shape (N, H, W), labels int64 of shape (N,)); batching stays in the training loop.
+``load_dataset(name)`` chooses by name, and never silently changes data set:
 
-MNIST comes as the four official IDX files, fetched with pooch from the first mirror that
-answers. pooch streams each file into a temporary file in the cache folder, checks its hash
-and only then renames it into place, so the cache never holds a partial or unverified file
-under its real name; a cached file whose hash no longer matches is deleted and fetched again.
+    "mnist10k"        the course's default: the 10,000 official MNIST test images (LeCun and
+                      Cortes, CC BY-SA 3.0), shipped with the package and checked against their
+                      published md5s on every load; split 8,004 train / 1,996 test by class.
+                      No network, the same images on every machine.
+    "mnist-full"      the full MNIST, 60,000 train and 10,000 test images, downloaded on
+                      request (below). Its test split holds the 10,000 images of "mnist10k".
+    "sklearn-digits"  scikit-learn's 1,797 handwritten digits of 8x8 pixels, for experiments
+                      where a tiny data set is the point.
 
-Environment variables (an explicit argument always wins):
+The full MNIST comes as the four official IDX files, fetched with pooch from the first mirror
+that answers. pooch streams each file into a temporary file in the cache folder, checks its
+hash and only then renames it into place, so the cache never holds a partial or unverified
+file under its real name; a cached file whose hash no longer matches is deleted and fetched
+again.
+
+Environment variables for the download (an explicit argument always wins):
 
     VAECOURSE_DATA           folder that holds the MNIST .gz files
                              (default: the user cache, e.g. ~/.cache/vaecourse/mnist)
@@ -21,6 +33,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import gzip
+import hashlib
 import logging
 import math
 import os
@@ -48,6 +61,7 @@ __all__ = [
     "load_dataset",
     "load_digits",
     "load_mnist",
+    "load_mnist10k",
 ]
 
 DEFAULT_MIRRORS: tuple[str, ...] = (
@@ -78,8 +92,9 @@ ENV_OFFLINE = "VAECOURSE_OFFLINE"
 DEFAULT_TIMEOUT: tuple[float, float] = (3.0, 30.0)
 
 _SPLITS = ("train", "test")
-_NAMES = ("auto", "mnist", "digits")
-_FALLBACK = "using scikit-learn's 8x8 digits instead."
+_NAMES = ("mnist10k", "mnist-full", "sklearn-digits")
+# Names of earlier versions, answered with the name to use now.
+_RENAMED = {"auto": "mnist10k", "mnist": "mnist-full", "digits": "sklearn-digits"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,16 +102,14 @@ class Dataset:
     """Images and labels as tensors.
 
     images: float32 (N, H, W), grey levels in [0, 1]; labels: int64 (N,), digits 0-9;
-    name: "mnist" or "digits"; split: "train" or "test"; note: why this data set was
-    chosen when "auto" fell back to the digits, empty otherwise.
-    Taught in notebook 06_full_vae.
+    name: "mnist10k", "mnist-full" or "sklearn-digits" (as ``load_dataset`` names them);
+    split: "train" or "test". Taught in notebook 06_full_vae.
     """
 
     images: torch.Tensor
     labels: torch.Tensor
     name: str
     split: str
-    note: str = ""
 
     def __post_init__(self) -> None:
         float_tensor("images", self.images)
@@ -208,7 +221,7 @@ def load_mnist(
         raise ValueError(f"{labels_file} holds labels up to {labels.max()}, expected digits 0-9")
     x = torch.from_numpy(np.array(images, dtype=np.float32)).div_(255.0)
     y = torch.from_numpy(np.array(labels, dtype=np.int64))
-    return Dataset(_apply_binarization(x, mode, seed), y, "mnist", split)
+    return Dataset(_apply_binarization(x, mode, seed), y, "mnist-full", split)
 
 
 def load_digits(split: str = "train", *, binarize: str | None = None, seed: int = 0) -> Dataset:
@@ -226,19 +239,41 @@ def load_digits(split: str = "train", *, binarize: str | None = None, seed: int 
 
     bunch = sklearn_digits()
     target = np.asarray(bunch.target, dtype=np.int64)
-    rank_in_class = np.empty_like(target)
-    for digit in np.unique(target):
-        members = np.flatnonzero(target == digit)
-        rank_in_class[members] = np.arange(len(members))
-    is_test = rank_in_class % 5 == 4
-    keep = is_test if split == "test" else ~is_test
+    keep = _every_fifth_in_class(target, split)
     x = torch.from_numpy(np.asarray(bunch.images[keep], dtype=np.float32) / np.float32(16.0))
     y = torch.from_numpy(target[keep])
-    return Dataset(_apply_binarization(x, mode, seed), y, "digits", split)
+    return Dataset(_apply_binarization(x, mode, seed), y, "sklearn-digits", split)
+
+
+def load_mnist10k(split: str = "train", *, binarize: str | None = None, seed: int = 0) -> Dataset:
+    """The course's default data: the 10,000 official MNIST test images, shipped with vaecourse.
+
+    28x28 grey levels scaled to [0, 1], read from the package's copy of
+    t10k-images-idx3-ubyte.gz and t10k-labels-idx1-ubyte.gz (byte for byte the published
+    files, by Yann LeCun and Corinna Cortes, CC BY-SA 3.0), whose md5s are checked against
+    MNIST_MD5 on every load. Needs no network.
+
+    Split rule (fixed, no random numbers), the same as for the digits: within each digit class,
+    in the order of the file, every fifth image (the 5th, 10th, ...) is a test image and the
+    rest are training images. That gives 8,004 train and 1,996 test images, each class split
+    80/20, and both halves draw on the two groups of writers of the MNIST test set (its first
+    and last 5,000 images).
+    binarize, seed: as in ``load_mnist``. Raises ValueError if a shipped file was altered.
+    Taught in notebook 06_full_vae.
+    """
+    split = _check_choice("split", split, _SPLITS)
+    mode = _check_binarize(binarize)
+    images_file, labels_file = MNIST_FILES["test"]
+    images = _read_idx(_shipped_file(images_file), ndim=3)
+    labels = _read_idx(_shipped_file(labels_file), ndim=1).astype(np.int64)
+    keep = _every_fifth_in_class(labels, split)
+    x = torch.from_numpy(np.array(images[keep], dtype=np.float32)).div_(255.0)
+    y = torch.from_numpy(labels[keep])
+    return Dataset(_apply_binarization(x, mode, seed), y, "mnist10k", split)
 
 
 def load_dataset(
-    name: str = "auto",
+    name: str = "mnist10k",
     split: str = "train",
     *,
     cache_dir: str | os.PathLike | None = None,
@@ -250,41 +285,37 @@ def load_dataset(
     binarize: str | None = None,
     seed: int = 0,
 ) -> Dataset:
-    """The course's data: "mnist", "digits", or "auto" (MNIST when it can be had, else digits).
+    """The course's data by name: "mnist10k" (default), "mnist-full" or "sklearn-digits".
 
-    "auto" tries ``load_mnist``; when MNIST cannot be had (no network, every mirror failed,
-    or offline mode with nothing cached) it prints one line saying so and why, and returns
-    the digits with that line in ``Dataset.note``. To load the matching test split without a
-    second attempt: ``train = load_dataset("auto"); test = load_dataset(train.name, "test")``.
-    The MNIST arguments (cache_dir ... checksums) are ignored for "digits".
-    "mnist" raises DownloadError listing every URL tried. Taught in notebook 06_full_vae.
+    "mnist10k": the 10,000 MNIST test images shipped with the package (``load_mnist10k``),
+    split 8,004 / 1,996; every notebook trains on it, so every machine prints the same numbers.
+    "mnist-full": the 60,000 + 10,000 images of MNIST, downloaded and cached (``load_mnist``;
+    the download arguments cache_dir ... checksums apply to it only); raises DownloadError
+    listing every URL tried when it cannot be had. "sklearn-digits": scikit-learn's 8x8
+    digits (``load_digits``). No name falls back to another data set.
+    Taught in notebook 06_full_vae.
     """
-    name = _check_choice("name", name, _NAMES)
-    if name == "digits":
-        return load_digits(split, binarize=binarize, seed=seed)
-
-    def mnist() -> Dataset:
-        return load_mnist(
-            split,
-            cache_dir,
-            mirrors,
-            progress,
-            offline=offline,
-            timeout=timeout,
-            checksums=checksums,
-            binarize=binarize,
-            seed=seed,
+    if isinstance(name, str) and name in _RENAMED:
+        raise ValueError(
+            f"name {name!r} was renamed: use {_RENAMED[name]!r} "
+            f"(choices: {', '.join(repr(n) for n in _NAMES)})"
         )
-
-    if name == "mnist":
-        return mnist()
-    try:
-        return mnist()
-    except DownloadError as error:
-        line = f"{error.summary}; {_FALLBACK}"
-        print(line)
-        digits = load_digits(split, binarize=binarize, seed=seed)
-        return dataclasses.replace(digits, note=line)
+    name = _check_choice("name", name, _NAMES)
+    if name == "sklearn-digits":
+        return load_digits(split, binarize=binarize, seed=seed)
+    if name == "mnist10k":
+        return load_mnist10k(split, binarize=binarize, seed=seed)
+    return load_mnist(
+        split,
+        cache_dir,
+        mirrors,
+        progress,
+        offline=offline,
+        timeout=timeout,
+        checksums=checksums,
+        binarize=binarize,
+        seed=seed,
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -378,7 +409,7 @@ def _all_failed(fname: str, folder: Path, attempts: list[tuple[str, str]]) -> Do
     message = (
         f"could not download {fname} from any of {n} mirror(s):\n{lines}\n"
         f"Cache folder: {folder}. Point {ENV_MIRRORS} (comma-separated base URLs) at a working "
-        f'mirror, copy the MNIST .gz files into the cache folder, or use load_dataset("digits").'
+        f'mirror, copy the MNIST .gz files into the cache folder, or use load_dataset("mnist10k").'
     )
     return DownloadError(message, summary=summary, attempts=attempts)
 
@@ -542,6 +573,35 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
             f"{len(raw) - header} bytes of data"
         )
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+
+
+def _shipped_folder() -> Path:
+    """The package's folder of shipped MNIST files (inside an installed wheel too)."""
+    from importlib.resources import files
+
+    return Path(str(files("vaecourse") / "mnist"))
+
+
+def _shipped_file(fname: str) -> Path:
+    """The path of a data file shipped inside the package, after checking its md5."""
+    path = _shipped_folder() / fname
+    digest = hashlib.md5(path.read_bytes()).hexdigest()
+    if digest != MNIST_MD5[fname]:
+        raise ValueError(
+            f"the shipped file {path} has md5 {digest}, expected {MNIST_MD5[fname]}: the "
+            "installation is damaged; reinstall vaecourse"
+        )
+    return path
+
+
+def _every_fifth_in_class(labels: np.ndarray, split: str) -> np.ndarray:
+    """Boolean mask: within each class, in file order, every fifth example is "test"."""
+    rank_in_class = np.empty_like(labels)
+    for digit in np.unique(labels):
+        members = np.flatnonzero(labels == digit)
+        rank_in_class[members] = np.arange(len(members))
+    is_test = rank_in_class % 5 == 4
+    return is_test if split == "test" else ~is_test
 
 
 # ---------------------------------------------------------------------------------------

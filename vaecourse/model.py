@@ -48,6 +48,8 @@ def clamp_logvar(logvar: torch.Tensor) -> torch.Tensor:
     Inside the range value and gradient are those of ``logvar`` itself, bit for bit.
     Taught in notebook 02_kl_closed_form."""
     return logvar.detach().clamp(LOGVAR_MIN, LOGVAR_MAX) + (logvar - logvar.detach())
+
+
 _LOG_2PI = math.log(2 * math.pi)
 
 
@@ -219,21 +221,42 @@ class VAE(nn.Module):
         out = self.decode(z)
         return torch.sigmoid(out) if self.likelihood == "bernoulli" else out
 
+    def _q(self, x_flat: torch.Tensor, q: tuple[torch.Tensor, torch.Tensor] | None):
+        """(mu, logvar) from the encoder, or the given q checked against x."""
+        if q is None:
+            return self._encode_flat(x_flat)
+        if not isinstance(q, (tuple, list)) or len(q) != 2:
+            raise ValueError("q must be a pair (mu, logvar) of tensors of shape (B, latent_dim)")
+        mu, logvar = q
+        for name, t in (("q[0] (mu)", mu), ("q[1] (logvar)", logvar)):
+            float_tensor(name, t)
+            if tuple(t.shape) != (x_flat.shape[0], self.latent_dim):
+                raise ValueError(
+                    f"{name} must have shape ({x_flat.shape[0]}, {self.latent_dim}), got {tuple(t.shape)}"
+                )
+        return mu.to(x_flat), logvar.to(x_flat).clamp(LOGVAR_MIN, LOGVAR_MAX)
+
     def elbo(
-        self, x: torch.Tensor, num_samples: int = 1, generator: torch.Generator | None = None
+        self,
+        x: torch.Tensor,
+        num_samples: int = 1,
+        generator: torch.Generator | None = None,
+        q: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> ElboTerms:
         """Per-example ELBO with its reconstruction and KL parts, in nats.
 
         recon = (1/S) sum_s log p(x | z_s),  z_s = mu + exp(logvar / 2) * eps_s,  eps_s ~ N(0, I)
         kl    = 1/2 sum_j (mu_j^2 + exp(logvar_j) - logvar_j - 1)      (closed form)
         elbo  = recon - kl
+        q: optional (mu, logvar), each (B, d), used instead of the encoder's output (a q fitted
+        to each x on its own, as for the amortization gap in notebook 06).
         Differentiable (this is the training objective). Shapes: x (B, *input_shape) -> three
         tensors of shape (B,). Taught in notebook 06_full_vae.
         """
         x = self.check_input(x)
         num_samples = positive_int("num_samples", num_samples)
         x_flat = x.reshape(x.shape[0], -1)
-        mu, logvar = self._encode_flat(x_flat)
+        mu, logvar = self._q(x_flat, q)
         eps = torch.randn((num_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
         z = mu + torch.exp(0.5 * logvar) * eps
         recon = self._log_px(self.decoder(z), x_flat).mean(0)
@@ -273,6 +296,7 @@ class VAE(nn.Module):
         num_samples: int = 1000,
         batch_size: int = 16384,
         generator: torch.Generator | None = None,
+        q: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> torch.Tensor:
         """Importance-weighted estimate of log p(x) with K = ``num_samples`` draws from q(z|x).
 
@@ -280,6 +304,7 @@ class VAE(nn.Module):
         ELBO <= E[L_K] <= E[L_{K+1}] <= log p(x), and L_K -> log p(x) as K grows.
         At most ``batch_size`` decoder evaluations (example, draw) at a time, so K = 5000 fits
         in memory: the draws are split into chunks whose bounds are combined by log-sum-exp.
+        q: optional (mu, logvar), each (B, d), as the proposal instead of the encoder's q(z|x).
         Shapes: x (B, *input_shape) -> (B,). Taught in notebook 06_full_vae.
         """
         x = self.check_input(x)
@@ -288,10 +313,11 @@ class VAE(nn.Module):
         x_flat = x.reshape(x.shape[0], -1)
         examples = min(x.shape[0], batch_size)
         draws = max(1, batch_size // examples)
+        mu_all, logvar_all = self._q(x_flat, q)
         results = []
         for start in range(0, x.shape[0], examples):
             xb = x_flat[start : start + examples]
-            mu, logvar = self._encode_flat(xb)
+            mu, logvar = mu_all[start : start + examples], logvar_all[start : start + examples]
             chunk_bounds, chunk_sizes = [], []
             for k0 in range(0, num_samples, draws):
                 k = min(draws, num_samples - k0)

@@ -8,7 +8,8 @@ KL warm-up, free bits). One step on a minibatch of B examples minimises
             = sum_j max(free_bits, (1/B) sum_b kl_bj)       (free bits: a floor per latent dimension)
     beta_t  = beta * min(1, t / T)                          (KL warm-up over T steps; beta_t = beta if T = 0)
 
-with recon_b = log p(x_b | z_b) at one z_b = mu + sigma * eps_b and kl_b the closed-form KL.
+with recon_b = log p(x_b | z_b) at z_b = mu + sigma * eps_b (averaged over S draws of z_b
+when num_samples = S > 1) and kl_b the closed-form KL.
 The history always records the plain ELBO (recon - kl, beta = 1), whatever the loss weighted.
 """
 
@@ -85,6 +86,7 @@ def training_loss(
     beta: float = 1.0,
     free_bits: float = 0.0,
     estimator: str = "reparameterization",
+    num_samples: int = 1,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, ElboTerms]:
     """The loss one training step minimises, and the minibatch's ELBO terms (detached).
@@ -98,16 +100,22 @@ def training_loss(
     estimator="score_function": z is drawn the same way but detached, so no gradient flows
     through the sample. The decoder gets the exact gradient of log p(x|z) at that z. The
     encoder gets the score-function (REINFORCE) estimate of the reconstruction term's gradient
-    through the surrogate (recon_b - c_b) * log q(z_b|x_b), where c_b is the mean of the other
-    B - 1 examples' recon (a leave-one-out baseline, independent of z_b, so the estimate stays
-    unbiased; c_b = 0 when B = 1); it equals vaecourse.score_function_gradient with that
-    baseline. The KL term is still differentiated analytically (notebook 04).
+    through the surrogate (recon_sb - c_sb) * log q(z_sb|x_b) for draw s of example b. The
+    baseline c_sb is independent of z_sb, so the estimate stays unbiased:
+      num_samples = 1: the mean recon of the other B - 1 examples in the minibatch (c = 0 when
+        B = 1); it equals vaecourse.score_function_gradient with that baseline;
+      num_samples = S > 1: the mean recon of the other S - 1 draws for the same example, a
+        per-example leave-one-out baseline (as VIMCO uses for its bound; Mnih & Rezende 2016).
+    The KL term is still differentiated analytically (notebook 04).
 
+    num_samples: S draws of z per example; recon is their mean (S times the decoder's work).
     Shapes: x (B, D) -> (scalar loss, ElboTerms of shape (B,)). Taught in notebook 06_full_vae.
     """
     mu, logvar = model._encode_flat(x)
     std = torch.exp(0.5 * logvar)
-    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+    eps = torch.randn((num_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
+    if num_samples == 1:
+        eps = eps[0]  # (B, d): the draws of a one-sample run do not depend on num_samples
     if estimator == "reparameterization":
         recon = model._log_px(model.decoder(mu + std * eps), x)
         surrogate = recon
@@ -117,8 +125,12 @@ def training_loss(
         # log q(z|x) up to a constant, as a function of (mu, logvar) with z held fixed.
         log_q = -0.5 * (((z - mu) / std).pow(2) + logvar).sum(-1)
         signal = recon.detach()
-        batch = signal.shape[0]
-        baseline = (signal.sum() - signal) / (batch - 1) if batch > 1 else torch.zeros_like(signal)
+        if num_samples > 1:
+            baseline = (signal.sum(0) - signal) / (num_samples - 1)
+        elif signal.shape[0] > 1:
+            baseline = (signal.sum() - signal) / (signal.shape[0] - 1)
+        else:
+            baseline = torch.zeros_like(signal)
         surrogate = recon + (signal - baseline) * log_q
     else:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
@@ -128,6 +140,8 @@ def training_loss(
         kl_term = kl_per_dim.mean(0).clamp(min=free_bits).sum()
     else:
         kl_term = kl.mean()
+    if num_samples > 1:
+        recon, surrogate = recon.mean(0), surrogate.mean(0)
     loss = -surrogate.mean() + beta * kl_term
     recon, kl = recon.detach(), kl.detach()
     return loss, ElboTerms(recon - kl, recon, kl)
@@ -202,6 +216,7 @@ def fit(
     warmup_steps: int = 0,
     free_bits: float = 0.0,
     estimator: str = "reparameterization",
+    num_samples: int = 1,
     binarize: str | None = None,
     device: str | torch.device = "auto",
     seed: int = 0,
@@ -222,6 +237,9 @@ def fit(
             steps (at most one of them > 0); the count continues across resumed runs.
         free_bits: floor, in nats, on each latent dimension's minibatch-mean KL in the loss.
         estimator: "reparameterization" or "score_function" (see ``training_loss``).
+        num_samples: draws of z per example and step (see ``training_loss``); with
+            "score_function" and num_samples > 1 each example gets a leave-one-out baseline
+            from its own draws.
         binarize: None (use x as given), "dynamic" (a fresh Bernoulli draw of every minibatch,
             as the published MNIST likelihoods use) or "fixed" (one draw of the training set).
             With either, x_val is binarized once, with a draw fixed by ``seed``.
@@ -250,6 +268,7 @@ def fit(
     if warmup_epochs > 0 and warmup_steps > 0:
         raise ValueError("give at most one of warmup_epochs and warmup_steps")
     free_bits = _non_negative("free_bits", free_bits)
+    num_samples = positive_int("num_samples", num_samples)
     if estimator not in ESTIMATORS:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
     if binarize not in BINARIZATIONS:
@@ -298,7 +317,8 @@ def fit(
                 step += 1
                 beta_t = beta * min(1.0, step / warmup) if warmup > 0 else beta
                 loss, terms = training_loss(
-                    model, xb, beta=beta_t, free_bits=free_bits, estimator=estimator, generator=noise
+                    model, xb, beta=beta_t, free_bits=free_bits, estimator=estimator,
+                    num_samples=num_samples, generator=noise,
                 )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

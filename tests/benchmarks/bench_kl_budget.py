@@ -42,7 +42,7 @@ from vaecourse import VAE, LinearGaussianModel, fit
 from vaecourse.budget import LearnedNoiseVAE, fit_with_lr_decay
 from vaecourse.data import binarize, load_dataset
 g = torch.Generator().manual_seed(0)
-train = load_dataset("digits", "train")
+train = load_dataset("sklearn-digits", "train")
 x = binarize(train.images, g)
 settings = dict(epochs=100, batch_size=256, lr=3e-3, seed=0, device="cpu", progress=False)
 def vae(beta, **options):

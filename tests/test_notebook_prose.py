@@ -8,8 +8,9 @@ states what a notebook will teach rather than what it measured):
    ignored), or it is a literal in a code cell (a parameter such as 2,000 repeats or a learning
    rate of 0.05, anywhere in the notebook). An output counts if it belongs to a code cell above
    the paragraph or to the one right after it (which the paragraph may introduce); a summary at
-   the end may quote any output. Section and notebook numbers, exercise numbers, years of citations, math
-   subscripts and exponents, and code spans are not quotes of results and are skipped.
+   the end may quote any output. Section and notebook numbers, exercise numbers, years of
+   citations, math subscripts and exponents, and code spans are not quotes of results and are
+   skipped.
 2. Phrases that hid a measured number behind a vague word are refused: "within a few standard
    errors" (say how many: print the largest deviation and quote it), "centred on the exact ..."
    (a histogram's centre is not its mean), and "reproduce ... et al." without a number.
@@ -20,10 +21,10 @@ What it cannot catch: a number that is in the outputs but quoted for the wrong t
 checks that 36.4 was printed above, not that it is the variance at S = 1; with a few hundred
 printed numbers above a late paragraph, a wrong two- or three-digit quote can match one of them by
 chance, as "1.41" matched an unrelated 1.4139 in notebook 01 before the check looked only above),
-small integers
-(almost every notebook prints a 1, 2 or 10 somewhere, so they always pass), numbers written as
-words ("two standard errors"), qualitative claims ("the flow fits better", "straddles both modes")
-and whether a striking number is commented on at all. Those stay with the reader; the guard makes
+small integers and percentages (almost every notebook prints a 1, 2 or 10 somewhere, so they
+always pass; "76%" for a printed 86% passed in a trial), numbers written as words ("two standard
+errors"), qualitative claims ("the flow fits better", "straddles both modes") and whether a
+striking number is commented on at all. Those stay with the reader; the guard makes
 a drifted figure fail loudly after a re-run moves it.
 
 A number that is correct but not printed (arithmetic done in the sentence, a published value)

@@ -12,7 +12,7 @@ from torch.distributions import Bernoulli, Normal, kl_divergence
 
 import vaecourse
 from vaecourse import VAE, LinearGaussianModel
-from vaecourse.model import ElboTerms
+from vaecourse.model import ElboTerms, clamp_logvar
 
 
 def _binary_images(n: int, shape=(4, 3), seed: int = 0) -> torch.Tensor:
@@ -239,6 +239,34 @@ def test_extreme_logvar_stays_finite(value):
     (-terms.elbo.mean()).backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters())
     assert torch.isfinite(model.log_likelihood(x, num_samples=5)).all()
+
+
+def test_logvar_clamp_is_the_identity_inside_its_range_and_passes_the_gradient_beyond_it():
+    raw = torch.tensor([-1000.0, -30.5, -29.0, 0.0, 3.7, 19.5, 20.5, 1000.0], dtype=torch.float64, requires_grad=True)
+    clamped = clamp_logvar(raw)
+    inside = (raw > -30) & (raw < 20)
+    assert torch.equal(clamped[inside], raw[inside])  # bit for bit: same values as no clamp
+    assert clamped[~inside].tolist() == [-30.0, -30.0, 20.0, 20.0]
+    weights = torch.arange(1.0, 9.0, dtype=torch.float64)
+    (grad,) = torch.autograd.grad((weights * clamped).sum(), raw)
+    torch.testing.assert_close(grad, weights)  # a plain clamp would give 0 at the four ends
+
+
+@pytest.mark.parametrize("value", [1000.0, -1000.0])
+def test_an_encoder_output_beyond_the_clamp_gets_a_gradient_pointing_back(value):
+    # with a plain clamp, both biases got exactly zero gradient: the unit could never come back
+    model = _small_model()
+    with torch.no_grad():
+        model.encoder[-1].bias[2:] = value
+    x = _binary_images(4)
+    (-model.elbo(x).elbo.mean()).backward()
+    bias_grad = model.encoder[-1].bias.grad[2:]
+    if value < 0:
+        # at logvar = -30 the loss is the KL's (exp(-30) - 1)/2 plus a reconstruction pull of order
+        # sigma = exp(-15); gradient descent raises the bias, back into the range
+        torch.testing.assert_close(bias_grad, torch.full_like(bias_grad, (math.exp(-30) - 1) / 2), atol=1e-4, rtol=0)
+    else:
+        assert (bias_grad > 0).all()  # the KL's (exp(20) - 1)/2 dominates: descent lowers it
 
 
 @settings(max_examples=20, deadline=None)

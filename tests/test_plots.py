@@ -162,3 +162,38 @@ def test_bad_input_raises_value_error(model, x, history):
     with pytest.raises(ValueError, match="mapping"):
         plots.plot_elbo_curves({})
     assert plt.get_fignums() == []
+
+
+def test_the_course_style_sets_readable_sizes_and_leaves_matplotlib_usable():
+    with plt.style.context("default"):  # restores matplotlib's settings after the test
+        plots.use_course_style()
+        for key, value in plots.COURSE_STYLE.items():
+            expected = list(value) if isinstance(value, tuple) else value
+            assert plt.rcParams[key] == expected, key
+        assert plt.rcParams["font.size"] >= 10 and plt.rcParams["legend.fontsize"] >= 8
+        fig, ax = plt.subplots()
+        ax.set_xlabel(r"$\log\sigma^2$")  # mathtext renders it: drawing raises on a bad label
+        fig.canvas.draw()
+        plt.close(fig)
+
+
+@pytest.mark.parametrize("where", ["right", "below"])
+def test_legend_outside_puts_the_legend_off_the_axes(where):
+    fig, ax = plt.subplots(figsize=(5, 3))
+    ax.plot([0, 1], [0, 1], label="a")
+    ax.plot([0, 1], [1, 0], label="b")
+    legend = plots.legend_outside(ax, where)
+    fig.canvas.draw()
+    box, axes_box = legend.get_window_extent(), ax.get_window_extent()
+    if where == "right":
+        assert box.x0 >= axes_box.x1
+    else:
+        assert box.y1 <= axes_box.y0
+    plt.close(fig)
+
+
+def test_legend_outside_names_the_bad_argument():
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="where"):
+        plots.legend_outside(ax, "left")
+    plt.close(fig)

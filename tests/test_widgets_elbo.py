@@ -66,3 +66,11 @@ def test_widget_logic_rejects_a_model_with_more_than_one_latent_dimension():
     model = LinearGaussianModel.random(3, 2)
     with pytest.raises(ValueError, match="latent_dim 1"):
         elbo_gap(model, torch.zeros(3, dtype=torch.float64), 0.0, 0.0)
+
+
+def test_slider_descriptions_are_never_cut_off(model_and_x):
+    model, x = model_and_x
+    widget = elbo_widget(model, x)
+    sliders = [c for c in widget.children if hasattr(c, "description") and c.description]
+    assert {s.description for s in sliders} == {"mu", "log sigma^2"}
+    assert all(s.style.description_width == "initial" for s in sliders)

@@ -36,9 +36,14 @@ def test_the_figure_shows_q_and_the_prior_with_the_kl_in_the_title():
     assert len(ax.lines) == 2
     assert ax.get_xlabel() and ax.get_ylabel()
     assert f"KL = {kl_1d(1.0, -1.0)['kl']:.3f}" in ax.get_title()
-    # the drawn q integrates to one over the plotted range
-    z, q = ax.lines[1].get_data()
+    # the drawn q integrates to one over the plotted range and peaks at mu
+    (q_line,) = [line for line in ax.lines if line.get_label().startswith("$q(z)")]
+    z, q = q_line.get_data()
     assert float(torch.trapezoid(torch.as_tensor(q), torch.as_tensor(z))) == pytest.approx(1.0, abs=1e-3)
+    assert float(torch.as_tensor(z)[torch.as_tensor(q).argmax()]) == pytest.approx(1.0, abs=0.02)
+    # the dashed prior is drawn above q, so it stays visible where q is the prior
+    (prior_line,) = [line for line in ax.lines if line.get_label().startswith("prior")]
+    assert prior_line.get_zorder() > q_line.get_zorder()
 
 
 def test_the_figure_can_go_on_a_given_axes():

@@ -42,6 +42,15 @@ def test_the_figure_shows_the_histogram_and_the_exact_value():
     assert "exp(-10 z^2)" in ax.get_title() and "S = 5" in ax.get_title()
 
 
+def test_the_histogram_shows_every_estimate_tails_included():
+    numbers = score_function_estimates("square", 3, 1, num_estimates=2000)
+    ax = draw_estimate_histogram(numbers, matplotlib.figure.Figure().subplots())
+    # the bins span every estimate: the central-99% range cut off the S = 1 tail below -55
+    assert min(patch.get_x() for patch in ax.patches) <= numbers["estimates"].min().item()
+    assert max(patch.get_x() + patch.get_width() for patch in ax.patches) >= numbers["estimates"].max().item()
+    assert ax.get_yscale() == "log"  # so the few estimates far out in the tails stay visible
+
+
 def test_moving_the_controls_updates_the_result():
     widget = score_function_widget(kind="cos", k=1.0, num_samples=10)
     assert widget.result["name"] == "cos(z)" and widget.result["num_samples"] == 10

@@ -31,12 +31,25 @@ from torch import nn
 from ._validation import float_tensor, positive_float, positive_int
 from .bounds import iwae_bound
 
-__all__ = ["VAE", "ElboTerms"]
+__all__ = ["VAE", "ElboTerms", "clamp_logvar"]
 
 LIKELIHOODS = ("bernoulli", "gaussian")
 # logvar is clamped to this range: exp(logvar / 2), the KL and the decoder input all stay
 # finite even when an encoder output runs off to +-1000 (gaussian_kl is finite on it too).
+# Inside the range the clamp is the identity; beyond it, clamp_logvar passes the gradient
+# through (notebook 02, section 5), so such an output is never left with a zero gradient.
 LOGVAR_MIN, LOGVAR_MAX = -30.0, 20.0
+
+
+def clamp_logvar(logvar: torch.Tensor) -> torch.Tensor:
+    """logvar clamped to [LOGVAR_MIN, LOGVAR_MAX] = [-30, 20] in value, with the gradient of
+    the identity (straight through): an output beyond the range gets the loss's gradient at
+    the bound, which points back into the range, where a plain ``clamp`` gives exactly zero.
+    Inside the range value and gradient are those of ``logvar`` itself, bit for bit.
+    Taught in notebook 02_kl_closed_form."""
+    return logvar.detach().clamp(LOGVAR_MIN, LOGVAR_MAX) + (logvar - logvar.detach())
+
+
 _LOG_2PI = math.log(2 * math.pi)
 
 
@@ -162,7 +175,7 @@ class VAE(nn.Module):
     # ------------------------------------------------------------------ the model
     def _encode_flat(self, x_flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.encoder(x_flat).chunk(2, dim=-1)
-        return mu, logvar.clamp(LOGVAR_MIN, LOGVAR_MAX)
+        return mu, clamp_logvar(logvar)
 
     def _log_px(self, out: torch.Tensor, x_flat: torch.Tensor) -> torch.Tensor:
         """log p(x|z) from decoder outputs (..., B, D) and data (B, D) -> (..., B).
@@ -183,7 +196,8 @@ class VAE(nn.Module):
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The parameters of q(z|x) = N(mu, diag(exp(logvar))).
 
-        Shapes: x (B, *input_shape) -> mu, logvar (B, d); logvar is clamped to [-30, 20].
+        Shapes: x (B, *input_shape) -> mu, logvar (B, d); logvar is clamped to [-30, 20]
+        (``clamp_logvar``: the gradient passes the clamp).
         Taught in notebook 06_full_vae.
         """
         x = self.check_input(x)

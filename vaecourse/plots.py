@@ -1,5 +1,9 @@
 """Pictures of a trained VAE: reconstructions, prior samples, the latent space, the decoded
-manifold, interpolations, and training curves.
+manifold, interpolations, and training curves; and the course's figure style.
+
+``use_course_style()`` (called once in the first cell of every notebook) sets the sizes, fonts
+and line widths that every figure of the course shares; ``legend_outside(ax)`` puts a legend
+beside or below its axes, off the data.
 
 Taught in notebook 06_full_vae. Every function returns the matplotlib Figure (made with
 pyplot, so ``plt.show()`` displays it and ``plt.close(fig)`` frees it), with labelled axes,
@@ -21,6 +25,9 @@ from .model import VAE
 from .train import History
 
 __all__ = [
+    "COURSE_STYLE",
+    "use_course_style",
+    "legend_outside",
     "plot_reconstructions",
     "plot_prior_samples",
     "plot_latent_scatter",
@@ -32,6 +39,51 @@ __all__ = [
 
 _MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*", "<", ">")
 _LINES = ("-", "--", ":", "-.")
+
+
+# The course's matplotlib style: figures readable on a laptop screen (11 pt text at 100 dpi),
+# math in labels typeset by mathtext, no top and right spines, legends without a frame.
+COURSE_STYLE: dict[str, object] = {
+    "figure.figsize": (6.4, 3.6),
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "font.size": 11,
+    "axes.titlesize": 11,
+    "axes.labelsize": 11,
+    "xtick.labelsize": 10,
+    "ytick.labelsize": 10,
+    "legend.fontsize": 9,
+    "legend.frameon": False,
+    "lines.linewidth": 1.8,
+    "lines.markersize": 5,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": False,
+    "mathtext.fontset": "dejavusans",
+    "hist.bins": 60,
+}
+
+
+def use_course_style() -> None:
+    """Apply :data:`COURSE_STYLE` to matplotlib (``plt.style.use``); every notebook calls it
+    once, in its first cell. It changes matplotlib's settings and nothing else; use
+    ``with plt.style.context(COURSE_STYLE):`` to apply it to one block only. Taught in every
+    notebook from 01_elbo on."""
+    plt.style.use(COURSE_STYLE)
+
+
+def legend_outside(ax, where: str = "right", **kwargs):
+    """Draw the legend of ``ax`` beside it (``where="right"``) or below it (``"below"``), off
+    the data, and return it. Extra keyword arguments go to ``ax.legend``. Taught in every
+    notebook from 01_elbo on."""
+    if where == "right":
+        placement = dict(loc="center left", bbox_to_anchor=(1.02, 0.5))
+    elif where == "below":
+        handles = len(ax.get_legend_handles_labels()[0])
+        placement = dict(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=min(max(handles, 1), 3))
+    else:
+        raise ValueError(f"where must be 'right' or 'below', got {where!r}")
+    return ax.legend(**{**placement, **kwargs})
 
 
 def _image_shape(model: VAE) -> tuple[int, int]:

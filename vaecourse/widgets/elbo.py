@@ -55,21 +55,22 @@ def plot_elbo_gap(model: LinearGaussianModel, x: torch.Tensor, mu: float, logvar
     z = torch.linspace(lo, hi, 400, dtype=torch.float64)
     normal = lambda mean, std: torch.exp(-0.5 * ((z - mean) / std) ** 2) / (std * (2 * torch.pi) ** 0.5)  # noqa: E731
 
-    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.5))
-    left.plot(z, normal(pm, ps), color="black", linestyle="-", label="exact posterior p(z|x)")
-    left.plot(z, normal(mu, qs), color="tab:blue", linestyle="--", label="q(z) = N(mu, sigma^2)")
-    left.set_xlabel("latent z")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.8))
+    left.plot(z, normal(pm, ps), color="black", linestyle="-", label=r"exact posterior $p(z \mid x)$")
+    left.plot(z, normal(mu, qs), color="tab:blue", linestyle="--", label=r"$q(z) = \mathcal{N}(\mu, \sigma^2)$")
+    left.set_xlabel(r"latent $z$")
     left.set_ylabel("density")
-    left.legend(loc="upper right", fontsize=8)
-    left.set_title("q against the posterior")
+    # below the panel, off both curves wherever the sliders put q
+    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=2, fontsize=9, frameon=False)
+    left.set_title(r"$q$ against the posterior")
 
-    names = ["log p(x)", "ELBO"]
+    names = [r"$\log p(x)$", "ELBO"]
     values = [numbers["log p(x)"], numbers["ELBO"]]
     bars = right.bar(names, values, color=["0.3", "0.75"], edgecolor="black", hatch="")
     bars[1].set_hatch("//")
     right.set_ylabel("nats")
     right.axhline(0, color="black", linewidth=0.5)
-    right.set_title(f"gap = KL(q || p(z|x)) = {numbers['gap = KL(q || p(z|x))']:.3f} nats")
+    right.set_title(rf"gap = KL$(q \,\|\, p(z \mid x))$ = {numbers['gap = KL(q || p(z|x))']:.3f} nats")
     fig.tight_layout()
     return fig
 
@@ -91,8 +92,9 @@ def elbo_widget(model: LinearGaussianModel, x: torch.Tensor):
         plt.close(fig)
         return elbo_gap(model, x, mu, logvar)
 
+    style = {"description_width": "initial"}  # the whole description, never cut off
     return widgets.interactive(
         update,
-        mu=widgets.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.05, description="mu"),
-        logvar=widgets.FloatSlider(value=0.0, min=-5.0, max=2.0, step=0.05, description="log sigma^2"),
+        mu=widgets.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.05, description="mu", style=style),
+        logvar=widgets.FloatSlider(value=0.0, min=-5.0, max=2.0, step=0.05, description="log sigma^2", style=style),
     )

@@ -56,15 +56,16 @@ def draw_kl_1d(mu: float, logvar: float, ax=None, *, z_range: tuple[float, float
         ax = matplotlib.figure.Figure(figsize=(6, 3.5)).subplots()
     z = torch.linspace(*z_range, 801, dtype=torch.float64)
     q = _normal_pdf(z, numbers["mu"], numbers["variance"])
-    ax.plot(z, _normal_pdf(z, 0.0, 1.0), "k--", label="prior p(z) = N(0, 1)")
-    ax.plot(z, q, color="tab:blue", linestyle="-", label="q(z) = N(mu, sigma^2)")
     ax.fill_between(z, q, color="tab:blue", alpha=0.15)
+    ax.plot(z, q, color="tab:blue", linestyle="-", label=r"$q(z) = \mathcal{N}(\mu, \sigma^2)$")
+    # the dashed prior on top: where q is the prior, both curves stay visible
+    ax.plot(z, _normal_pdf(z, 0.0, 1.0), "k--", zorder=3, label=r"prior $p(z) = \mathcal{N}(0, 1)$")
     ax.set_xlim(*z_range)
     ax.set_ylim(0, max(0.45, min(float(q.max()) * 1.05, 4.0)))
-    ax.set_xlabel("z (latent value)")
+    ax.set_xlabel(r"latent value $z$")
     ax.set_ylabel("density")
     ax.set_title(
-        f"mu = {numbers['mu']:.2f}, log sigma^2 = {numbers['logvar']:.2f}\nKL = {numbers['kl']:.3f} nats",
+        rf"$\mu$ = {numbers['mu']:.2f}, $\log\sigma^2$ = {numbers['logvar']:.2f}" f"\nKL = {numbers['kl']:.3f} nats",
         fontsize=10,
     )
     ax.legend(loc="upper left" if numbers["mu"] >= 0 else "upper right", fontsize=8)

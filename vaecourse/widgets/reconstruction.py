@@ -101,15 +101,15 @@ def draw_minibatch_histogram(
     estimates = result["estimates"].numpy()
     if label is None:
         label = f"L = {result['num_samples']}, B = {result['batch_size']}: std {result['std']:.2f}"
-    ax.hist(estimates, bins=40, range=value_range, density=True, histtype="step", color="k",
+    ax.hist(estimates, bins=60, range=value_range, density=True, histtype="step", color="k",
             linestyle=linestyle, linewidth=1.5, label=label)
     if not any(line.get_label() == "exact target" for line in ax.lines):
-        ax.axvline(result["target"], color="grey", linestyle="-.", linewidth=1, label="exact target")
+        ax.axvline(result["target"], color="grey", linestyle="-.", linewidth=1, zorder=0, label="exact target")
     if value_range is not None:
         ax.set_xlim(*value_range)
-    ax.set_xlabel("minibatch estimate of the average E_q[log p(x|z)] (nats)")
+    ax.set_xlabel(r"minibatch estimate of the average $\mathbb{E}_q[\log p(x \mid z)]$ (nats)")
     ax.set_ylabel("density")
-    ax.legend(fontsize=8, loc="upper left")
+    ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
     return ax
 
 
@@ -119,7 +119,9 @@ def reconstruction_widget(num_samples: int = 1, batch_size: int = 8, num_repeats
     numbers for the latest values. Taught in notebook 03_monte_carlo_reconstruction."""
     problem = toy_reconstruction_problem()
     widest = minibatch_estimates(1, 1, num_repeats, problem=problem)
-    value_range = (widest["target"] - 4 * widest["std"], widest["target"] + 3 * widest["std"])
+    estimates = widest["estimates"]  # L = B = 1 has the largest spread: its extremes set the range
+    value_range = (min(estimates.min().item(), widest["target"] - 4 * widest["std"]),
+                   max(estimates.max().item(), widest["target"] + 4 * widest["std"]))
 
     def update(num_samples: int, batch_size: int) -> dict[str, object]:
         result = minibatch_estimates(num_samples, batch_size, num_repeats, problem=problem)

@@ -20,7 +20,7 @@ NO_PYTHON := vaecourse needs Python 3.11, 3.12 or 3.13 and found none on the PAT
 # PyTorch's own index of CPU builds (the package index's Linux torch is the CUDA build). Where it
 # cannot be reached pip gives up on it after one quick retry and looks in its find-links folders.
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
-TORCH_PIP := --no-deps --retries 1 --timeout 20 --index-url $(TORCH_INDEX)
+TORCH_PIP := --no-deps --retries 1 --timeout 10 --index-url $(TORCH_INDEX)
 
 .PHONY: help setup check-python setup-dev lab test test-unit test-notebooks test-browser test-install execute bench clean student
 
@@ -51,7 +51,8 @@ $(BIN)/python:
 # torch first, from PyTorch's CPU index (the line of requirements.txt for this platform), then
 # everything else; the stamp is newer than the files it installs from, so a second run does nothing.
 $(STAMP): requirements.txt pyproject.toml | $(BIN)/python
-	grep -E '^torch[ =]' requirements.txt | $(PIP) $(TORCH_PIP) -r /dev/stdin
+	grep -E '^torch[ =]' requirements.txt | $(PIP) $(TORCH_PIP) -r /dev/stdin \
+	    || { echo "make: no CPU build of PyTorch for this Python and platform at $(TORCH_INDEX) (nor in pip's find-links): check that this index can be reached, or name another with TORCH_INDEX="; exit 1; }
 	$(PIP) -r requirements.txt
 	$(BIN)/python -c 'import torch; assert torch.version.cuda is None, "expected the CPU build of PyTorch, got CUDA " + torch.version.cuda'
 	$(PIP) --no-deps -e .
@@ -82,6 +83,11 @@ test-notebooks: setup-dev  ## every notebook under strict nbval only
 # never downloads a browser); screenshots go to artifacts/browser/.
 test-browser: setup-dev  ## every notebook run in JupyterLab in headless Chromium
 	$(NB_ENV) PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 VAECOURSE_BROWSER_TESTS=1 $(BIN)/python -m pytest tests/browser
+
+# The built wheel in new virtual environments (tests/install): at pyproject.toml's lower bounds
+# (Colab's stack) with the unit tests and every notebook, and the instructors' recipe of the README.
+test-install: setup-dev  ## the built wheel in new environments: at the floor versions, and as an instructor installs it
+	VAECOURSE_INSTALL_TESTS=1 TORCH_INDEX=$(TORCH_INDEX) $(BIN)/python -m pytest tests/install
 
 # Re-run notebooks from a clean kernel and store their outputs: `make execute` (all) or
 # `make execute NB=notebooks/02_kl_closed_form.ipynb` (maintainers, after an edit).

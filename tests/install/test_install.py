@@ -55,9 +55,11 @@ RECIPE_CHECK = "check_gaussian_kl"
 
 
 def run(command: list, cwd: Path, timeout: float = 900, env: dict | None = None) -> str:
-    """Run a command, fail the test with the end of its output if it fails; return stdout."""
+    """Run a command, fail the test with the end of its output if it fails; return stdout.
+    The switch of this folder is not passed on: the unit tests run here must not collect it again."""
+    environment = {k: v for k, v in os.environ.items() if k != "VAECOURSE_INSTALL_TESTS"}
     result = subprocess.run(
-        [str(c) for c in command], cwd=cwd, env={**os.environ, **(env or {})},
+        [str(c) for c in command], cwd=cwd, env={**environment, **(env or {})},
         capture_output=True, text=True, timeout=timeout, check=False,
     )
     assert result.returncode == 0, (

@@ -18,6 +18,10 @@ def interactive(function, **controls) -> ipywidgets.interactive:
     first displayed (an ``on_displayed`` callback), so its ``.result`` stays None until then and a
     widget never displayed (in a script, a test) never computes. Under 7 the display-time call is
     replaced by one now, as 8 does: the figure is drawn once, into the widget's output area.
+    The display-time call also stalled batch execution: with Colab's ipykernel 6.17.1, nbclient
+    (which answers the widget's output capture on the kernel's shell channel) kept waiting for the
+    reply to notebook 07's widget cell although the kernel had sent it; drawn at construction,
+    the same cell completes at once.
     """
     widget = ipywidgets.interactive(function, **controls)
     if _IPYWIDGETS_7:

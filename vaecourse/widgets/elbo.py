@@ -84,6 +84,8 @@ def elbo_widget(model: LinearGaussianModel, x: torch.Tensor):
     import ipywidgets as widgets
     import matplotlib.pyplot as plt
 
+    from ._interactive import interactive
+
     x = _one_latent(model, x)
 
     def update(mu: float, logvar: float) -> dict[str, float]:
@@ -93,7 +95,7 @@ def elbo_widget(model: LinearGaussianModel, x: torch.Tensor):
         return elbo_gap(model, x, mu, logvar)
 
     style = {"description_width": "initial"}  # the whole description, never cut off
-    return widgets.interactive(
+    return interactive(
         update,
         mu=widgets.FloatSlider(value=0.0, min=-3.0, max=3.0, step=0.05, description="mu", style=style),
         logvar=widgets.FloatSlider(value=0.0, min=-5.0, max=2.0, step=0.05, description="log sigma^2", style=style),

@@ -17,6 +17,7 @@ import torch
 from IPython.display import display
 
 from ..kl import gaussian_kl
+from ._interactive import interactive
 
 __all__ = ["draw_kl_1d", "kl_1d", "kl_widget"]
 
@@ -84,7 +85,7 @@ def kl_widget(mu: float = 1.0, logvar: float = -1.0) -> ipywidgets.interactive:
         return kl_1d(mu, logvar)
 
     style = {"description_width": "initial"}
-    return ipywidgets.interactive(
+    return interactive(
         update,
         mu=ipywidgets.FloatSlider(value=mu, min=-3.0, max=3.0, step=0.05, description="mu", style=style),
         logvar=ipywidgets.FloatSlider(

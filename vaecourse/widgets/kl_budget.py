@@ -23,6 +23,7 @@ from IPython.display import display
 
 from ..budget import kl_per_dimension, posterior_mean_variance, rate_distortion
 from ..model import VAE
+from ._interactive import interactive
 
 __all__ = [
     "budget_numbers",
@@ -224,4 +225,4 @@ def kl_budget_widget(
         options=[(f"{b:g}", b) for b in betas], value=start, description="beta",
         style={"description_width": "initial"}, continuous_update=False,
     )
-    return ipywidgets.interactive(update, beta=slider)
+    return interactive(update, beta=slider)

@@ -22,6 +22,7 @@ from IPython.display import display
 
 from .._validation import positive_int
 from ..toy import LinearGaussianModel
+from ._interactive import interactive
 
 __all__ = ["draw_minibatch_histogram", "minibatch_estimates", "reconstruction_widget", "toy_reconstruction_problem"]
 
@@ -133,7 +134,7 @@ def reconstruction_widget(num_samples: int = 1, batch_size: int = 8, num_repeats
         return result
 
     style = {"description_width": "initial"}
-    return ipywidgets.interactive(
+    return interactive(
         update,
         num_samples=ipywidgets.SelectionSlider(options=SIZES, value=num_samples, description="L (draws)", style=style),
         batch_size=ipywidgets.SelectionSlider(options=SIZES, value=batch_size, description="B (batch)", style=style),

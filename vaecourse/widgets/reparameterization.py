@@ -19,6 +19,7 @@ from IPython.display import display
 
 from ..variance import exact_gradient_variance, gradient_estimates, objective
 from .score_function import estimator_controls
+from ._interactive import interactive
 
 __all__ = ["draw_estimator_comparison", "estimator_comparison", "estimator_comparison_widget"]
 
@@ -100,4 +101,4 @@ def estimator_comparison_widget(kind: str = "cos", k: float = 5.0, num_samples: 
         display(ax.figure)
         return numbers
 
-    return ipywidgets.interactive(update, **estimator_controls(kind, k, num_samples))
+    return interactive(update, **estimator_controls(kind, k, num_samples))

@@ -18,6 +18,7 @@ import torch
 from IPython.display import display
 
 from ..variance import exact_gradient_variance, gradient_estimates, objective
+from ._interactive import interactive
 
 __all__ = ["draw_estimate_histogram", "score_function_estimates", "score_function_widget"]
 
@@ -113,4 +114,4 @@ def score_function_widget(kind: str = "cos", k: float = 1.0, num_samples: int = 
         display(ax.figure)
         return numbers
 
-    return ipywidgets.interactive(update, **estimator_controls(kind, k, num_samples))
+    return interactive(update, **estimator_controls(kind, k, num_samples))

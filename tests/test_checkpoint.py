@@ -49,7 +49,7 @@ def test_the_file_is_plain_data_that_weights_only_loading_reads(tmp_path):
     payload = torch.load(tmp_path / "vae.pt", weights_only=True)
     assert payload["format"] == "vaecourse.checkpoint"
     assert payload["config"] == {"input_shape": [6, 6], "latent_dim": 3, "hidden_dims": [16],
-                                 "likelihood": "bernoulli", "sigma": 0.1}
+                                 "likelihood": "bernoulli", "sigma": 0.1, "learn_sigma": False}
     assert payload["history"]["epoch"] == [1]
 
 

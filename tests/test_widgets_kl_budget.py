@@ -11,7 +11,9 @@ from vaecourse.widgets import (
     budget_numbers,
     draw_budget,
     draw_image_rows,
+    draw_kl_bars,
     draw_rate_distortion,
+    kl_bar_legend,
     kl_budget_widget,
     sweep_numbers,
 )
@@ -125,3 +127,22 @@ def test_the_widget_starts_in_the_middle_and_refuses_bad_models(models, data):
         kl_budget_widget({}, data)
     with pytest.raises(ValueError, match="vaecourse.VAE"):
         kl_budget_widget({1.0: "a model"}, data)
+
+
+def test_the_kl_bars_are_sorted_and_mark_every_inactive_unit():
+    numbers = {"kl_per_dim": [0.2, 0.0, 1.5, 0.001], "active": [True, False, True, False], "threshold": 0.01}
+    ax = draw_kl_bars(numbers)
+    heights = [patch.get_height() for patch in ax.patches]
+    assert heights == [1.5, 0.2, 0.001, 0.0]  # sorted by KL; here the active ones come first
+    hatched = [patch.get_hatch() for patch in ax.patches]
+    assert hatched == [None, None, "//", "//"]
+    marks = [line for line in ax.get_lines() if line.get_marker() == "x"]
+    assert len(marks) == 1 and list(marks[0].get_xdata()) == [3, 4]  # ranks of the two inactive units
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["active (Var mu_j > 0.01)", "inactive"]
+    with pytest.raises(ValueError, match="budget_numbers"):
+        draw_kl_bars({"rate": 1.0})
+
+
+def test_the_shared_legend_names_both_kinds_of_unit():
+    handles, labels = kl_bar_legend(0.05)
+    assert labels == ["active (Var mu_j > 0.05)", "inactive"] and len(handles) == 2

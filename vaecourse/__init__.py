@@ -11,8 +11,10 @@ stays cheap.
     notebook 04_score_function             score_function_gradient
     notebook 05_reparameterization         reparameterize, reparameterization_gradient
     notebook 06_full_vae                   VAE, fit, data loaders, checkpoints, plots
-    notebook 07_kl_budget                  beta, warm-up and free bits in fit; rate_distortion,
-                                           kl_per_dimension, active_units (budget); ppca
+    notebook 07_kl_budget                  beta, warm-up and free bits in fit; VAE(learn_sigma=True);
+                                           rate_distortion, kl_per_dimension, active_units (budget)
+    notebook 08_not_em                     ppca: closed form, EM, linear_gaussian_from_vae,
+                                           mean_field_gap
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Taught in notebook 06_full_vae. For one example x (D pixels) and a latent code z
     q(z|x) = N(z; mu(x), diag(exp(logvar(x))))          the encoder
     p(z)   = N(z; 0, I)                                 the prior
     p(x|z) = prod_i Bernoulli(x_i; sigmoid(l_i(z)))     the decoder (logits l), or
-             N(x; m(z), sigma^2 I)                      with a fixed sigma
+             N(x; m(z), sigma^2 I)                      with a fixed or learned sigma
 
     ELBO(x) = E_q[log p(x|z)] - KL(q(z|x) || p(z)) <= log p(x),
 
@@ -73,7 +73,7 @@ def _mlp(sizes: Sequence[int]) -> nn.Sequential:
 
 
 class VAE(nn.Module):
-    """A VAE with a diagonal-Gaussian encoder and a Bernoulli or fixed-variance Gaussian decoder.
+    """A VAE with a diagonal-Gaussian encoder and a Bernoulli or Gaussian (fixed or learned sigma) decoder.
 
     Args:
         input_shape: the shape of one example, e.g. (28, 28) or (8, 8); D = its product.
@@ -84,7 +84,12 @@ class VAE(nn.Module):
             pytorch/examples (tests/benchmarks/bench_training.py).
         likelihood: "bernoulli" (decoder outputs logits; data in [0, 1]) or "gaussian"
             (decoder outputs means; fixed standard deviation ``sigma``).
-        sigma: the Gaussian decoder's fixed standard deviation (ignored for Bernoulli).
+        sigma: the Gaussian decoder's fixed standard deviation (ignored for Bernoulli), or
+            its starting value when ``learn_sigma``.
+        learn_sigma: Gaussian only: train log sigma with the other parameters (one more
+            parameter, ``log_sigma``, saved in the state dict; ``noise_std`` reads it).
+            Notebook 07 shows how a learned sigma lets the posterior collapse at beta = 1
+            (Lucas et al. 2019).
 
     Shapes: x is (B, *input_shape), z is (B, d). Taught in notebook 06_full_vae.
     """
@@ -96,6 +101,7 @@ class VAE(nn.Module):
         hidden_dims: Sequence[int] = (512,),
         likelihood: str = "bernoulli",
         sigma: float = 0.1,
+        learn_sigma: bool = False,
     ) -> None:
         super().__init__()
         if isinstance(input_shape, int) or not isinstance(input_shape, Sequence) or len(input_shape) == 0:
@@ -112,9 +118,14 @@ class VAE(nn.Module):
         self.hidden_dims = hidden_dims
         self.likelihood = likelihood
         self.sigma = positive_float("sigma", sigma)
+        if not isinstance(learn_sigma, bool) or (learn_sigma and likelihood != "gaussian"):
+            raise ValueError(f"learn_sigma must be True or False, and True only with likelihood='gaussian', got {learn_sigma!r}")
+        self.learn_sigma = learn_sigma
         self.num_pixels = math.prod(input_shape)
         self.encoder = _mlp((self.num_pixels, *hidden_dims, 2 * latent_dim))
         self.decoder = _mlp((latent_dim, *hidden_dims[::-1], self.num_pixels))
+        if learn_sigma:
+            self.log_sigma = nn.Parameter(torch.tensor(math.log(self.sigma)))
 
     # ------------------------------------------------------------------ description
     @property
@@ -126,7 +137,13 @@ class VAE(nn.Module):
             "hidden_dims": list(self.hidden_dims),
             "likelihood": self.likelihood,
             "sigma": self.sigma,
+            "learn_sigma": self.learn_sigma,
         }
+
+    @property
+    def noise_std(self) -> float:
+        """The Gaussian decoder's current standard deviation: exp(log_sigma) when learned, else sigma."""
+        return math.exp(self.log_sigma.item()) if self.learn_sigma else self.sigma
 
     @property
     def device(self) -> torch.device:
@@ -136,7 +153,7 @@ class VAE(nn.Module):
     def extra_repr(self) -> str:
         sizes = "-".join(str(n) for n in (self.num_pixels, *self.hidden_dims, self.latent_dim))
         return f"{sizes}, likelihood={self.likelihood!r}" + (
-            f", sigma={self.sigma:g}" if self.likelihood == "gaussian" else ""
+            f", {'learned sigma' if self.learn_sigma else 'sigma'}={self.noise_std:.4g}" if self.likelihood == "gaussian" else ""
         )
 
     # ------------------------------------------------------------------ input checks
@@ -186,6 +203,9 @@ class VAE(nn.Module):
         if self.likelihood == "bernoulli":
             return -F.binary_cross_entropy_with_logits(out, x_flat.expand_as(out), reduction="none").sum(-1)
         squared_error = (x_flat - out).pow(2).sum(-1)
+        if self.learn_sigma:
+            log_sigma = self.log_sigma.to(out.dtype)
+            return -0.5 * squared_error * torch.exp(-2 * log_sigma) - 0.5 * self.num_pixels * (_LOG_2PI + 2 * log_sigma)
         return -squared_error / (2 * self.sigma**2) - 0.5 * self.num_pixels * (_LOG_2PI + 2 * math.log(self.sigma))
 
     @staticmethod

@@ -5,6 +5,7 @@ see what each keeps of its input.
   dimension, and the number of active units; a plain function.
 - ``sweep_numbers(models, x)``: the same for every model of a {beta: model} mapping.
 - ``draw_rate_distortion(numbers, ax)``: distortion against rate, one marker per beta.
+- ``draw_kl_bars(numbers, ax)``: one model's KL per latent dimension, sorted, inactive units marked.
 - ``draw_image_rows(rows, ax)``: rows of small images with a label per row.
 - ``draw_budget(models, x, beta, axes)``: the three panels the widget shows for one beta.
 - ``kl_budget_widget(models, x)``: a slider over the trained betas around ``draw_budget``;
@@ -17,6 +18,7 @@ from typing import Mapping, Sequence
 
 import ipywidgets
 import matplotlib.figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 import torch
 from IPython.display import display
@@ -29,12 +31,38 @@ __all__ = [
     "budget_numbers",
     "sweep_numbers",
     "draw_rate_distortion",
+    "draw_kl_bars",
+    "kl_bar_legend",
     "draw_image_rows",
+    "budget_axes",
     "draw_budget",
     "kl_budget_widget",
 ]
 
 _MARKERS = ("o", "s", "^", "v", "D", "P", "X", "*")
+_FIGSIZE = (12, 7.5)
+
+
+def budget_axes(fig) -> tuple:
+    """The widget's layout on ``fig``: the rate-distortion curve and the KL bars side by side
+    on top, the images across the bottom (large enough to judge 28x28 digits). Returns the three
+    Axes in ``draw_budget``'s order. Taught in notebook 07_kl_budget."""
+    grid = fig.add_gridspec(2, 2, height_ratios=[1, 1.25], width_ratios=[1, 1], left=0.07, right=0.98,
+                            top=0.9, bottom=0.04, wspace=0.75, hspace=0.35)
+    return fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, :])
+
+
+def kl_bar_legend(threshold: float = 0.01) -> tuple[list, list[str]]:
+    """Legend entries (handles, labels) for ``draw_kl_bars``: an active unit's filled bar, and an
+    inactive unit's hatched bar with its "x" mark. For a legend shared by several panels:
+    ``fig.legend(*kl_bar_legend(), loc="outside upper center", ncol=2)``.
+    Taught in notebook 07_kl_budget."""
+    handles = [
+        Patch(facecolor="0.25", edgecolor="k"),
+        (Patch(facecolor="white", edgecolor="k", hatch="//"), Line2D([], [], color="k", marker="x", linestyle="none")),
+    ]
+    return handles, [f"active (Var mu_j > {threshold:g})", "inactive"]
+
 
 
 def budget_numbers(
@@ -111,7 +139,37 @@ def draw_rate_distortion(numbers: Mapping[float, dict], ax=None, highlight: floa
     ax.set_xlabel("rate R = KL(q(z|x) || p(z))  (nats)")
     ax.set_ylabel("distortion D = -E[log p(x|z)]  (nats)")
     ax.set_title("rate against distortion")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0)  # off the data
+    return ax
+
+
+def draw_kl_bars(numbers: Mapping, ax=None, ymax: float | None = None, legend: bool = True):
+    """One model's KL per latent dimension (``budget_numbers``), sorted from the largest down:
+    filled bars for active units (Var_n mu_j > threshold), white hatched bars with an "x" on the
+    axis for inactive ones, so a unit that carries nothing is still visible. ``ymax`` fixes the
+    top of the axis (to compare panels); the legend goes above the axes, off the bars.
+    Draws on ``ax`` or a new figure; returns the Axes. Taught in notebook 07_kl_budget."""
+    if not isinstance(numbers, Mapping) or "kl_per_dim" not in numbers or "active" not in numbers:
+        raise ValueError("numbers must be one model's budget_numbers(...) dict")
+    if ax is None:
+        ax = matplotlib.figure.Figure(figsize=(5, 3)).subplots()
+    order = sorted(range(len(numbers["kl_per_dim"])), key=lambda j: -numbers["kl_per_dim"][j])
+    kl = [numbers["kl_per_dim"][j] for j in order]
+    active = [numbers["active"][j] for j in order]
+    ranks = list(range(1, len(kl) + 1))
+    ax.bar([r for r, a in zip(ranks, active) if a], [v for v, a in zip(kl, active) if a], color="0.25", edgecolor="k")
+    ax.bar([r for r, a in zip(ranks, active) if not a], [v for v, a in zip(kl, active) if not a],
+           color="white", edgecolor="k", hatch="//")
+    top = ymax if ymax is not None else max(1.0, max(kl) * 1.05)
+    inactive = [r for r, a in zip(ranks, active) if not a]
+    ax.plot(inactive, [0.0] * len(inactive), linestyle="none", marker="x", color="k", ms=6, clip_on=False, zorder=3)
+    ax.set_ylim(0, top)
+    ax.set_xlim(0.4, len(kl) + 0.6)
+    ax.set_xticks(ranks if len(ranks) <= 10 else [1, *range(5, len(ranks) + 1, 5)])
+    ax.set_xlabel("latent dimensions, sorted by KL_j")
+    ax.set_ylabel("KL_j (nats)")
+    if legend:
+        ax.legend(*kl_bar_legend(numbers["threshold"]), fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=2, borderaxespad=0, frameon=False)
     return ax
 
 
@@ -145,7 +203,7 @@ def draw_budget(
     beta: float,
     axes: Sequence | None = None,
     numbers: Mapping[float, dict] | None = None,
-    num_images: int = 6,
+    num_images: int = 8,
     seed: int = 0,
 ):
     """The three panels of the widget for the model trained at ``beta``: the rate-distortion
@@ -160,25 +218,13 @@ def draw_budget(
         raise ValueError(f"beta must be one of the trained betas {list(models)}, got {beta!r}")
     numbers = sweep_numbers(models, x) if numbers is None else numbers
     if axes is None:
-        fig = matplotlib.figure.Figure(figsize=(11, 3.4))
-        axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.2, 1, 1.1]})
+        axes = budget_axes(matplotlib.figure.Figure(figsize=_FIGSIZE))
     ax_rd, ax_kl, ax_img = axes
     here = numbers[beta]
     draw_rate_distortion(numbers, ax_rd, highlight=beta)
 
-    dims = range(1, len(here["kl_per_dim"]) + 1)
-    for j, kl, active in zip(dims, here["kl_per_dim"], here["active"]):
-        ax_kl.bar(j, kl, color="0.25" if active else "white", edgecolor="k", hatch=None if active else "//")
-    ax_kl.set_xticks(list(dims))
-    ax_kl.set_xlabel("latent dimension j")
-    ax_kl.set_ylabel("KL_j (nats)")
-    ax_kl.set_ylim(0, max(1.0, max(n for v in numbers.values() for n in v["kl_per_dim"]) * 1.05))
-    ax_kl.set_title(f"beta = {beta:g}: {here['active_units']} of {len(here['kl_per_dim'])} units active", fontsize=10)
-    ax_kl.legend(
-        handles=[Patch(facecolor="0.25", edgecolor="k", label=f"active (Var mu_j > {here['threshold']:g})"),
-                 Patch(facecolor="white", edgecolor="k", hatch="//", label="inactive")],
-        fontsize=7, loc="upper right",
-    )
+    draw_kl_bars(here, ax_kl, ymax=max(1.0, max(n for v in numbers.values() for n in v["kl_per_dim"]) * 1.05))
+    ax_kl.set_title(f"beta = {beta:g}: {here['active_units']} of {len(here['kl_per_dim'])} units active", fontsize=10, pad=22)
 
     model = models[beta]
     shown = x[:num_images]
@@ -197,7 +243,7 @@ def kl_budget_widget(
     models: Mapping[float, VAE],
     x: torch.Tensor,
     beta: float | None = None,
-    num_images: int = 6,
+    num_images: int = 8,
     num_samples: int = 1,
     seed: int = 0,
 ) -> ipywidgets.interactive:
@@ -214,10 +260,10 @@ def kl_budget_widget(
         raise ValueError(f"beta must be one of the trained betas {betas}, got {beta!r}")
 
     def update(beta: float) -> dict:
-        fig = matplotlib.figure.Figure(figsize=(11, 3.4))
-        axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [1.2, 1, 1.1]})
-        draw_budget(models, x, beta, axes=axes, numbers=numbers, num_images=num_images, seed=seed)
-        fig.tight_layout()
+        # 80 dpi keeps the widget's image small: large images in widget output make notebook
+        # runners (nbclient) lose messages now and then
+        fig = matplotlib.figure.Figure(figsize=_FIGSIZE, dpi=80)
+        draw_budget(models, x, beta, axes=budget_axes(fig), numbers=numbers, num_images=num_images, seed=seed)
         display(fig)
         return {"beta": beta, **numbers[beta]}
 

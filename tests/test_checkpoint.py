@@ -138,3 +138,18 @@ def test_bad_arguments_to_save_raise_value_error(tmp_path):
         save_checkpoint(tmp_path / "no" / "such" / "vae.pt", _model())
     with pytest.raises(ValueError, match="History"):
         save_checkpoint(tmp_path / "vae.pt", _model(), history={"epoch": [1]})
+
+
+def test_a_file_written_before_learned_sigma_existed_loads_into_a_fixed_sigma_model(tmp_path):
+    # Such a file's configuration has no "learn_sigma" key; its sigma was fixed.
+    model = VAE((4,), 2, (3,), likelihood="gaussian", sigma=0.5)
+    path = save_checkpoint(tmp_path / "old.pt", model)
+    payload = torch.load(path, weights_only=True)
+    del payload["config"]["learn_sigma"]
+    torch.save(payload, path)
+    into = VAE((4,), 2, (3,), likelihood="gaussian", sigma=0.5)
+    loaded = load_checkpoint(path, into)
+    assert loaded.model is into and not into.learn_sigma
+    for a, b in zip(model.parameters(), into.parameters()):
+        assert torch.equal(a, b)
+    assert load_checkpoint(path).model.config == model.config

@@ -106,7 +106,8 @@ def load_checkpoint(
         raise ValueError(f"{path} is not a vaecourse checkpoint (no {FORMAT!r} marker)")
     if payload.get("version") != VERSION:
         raise ValueError(f"{path} has checkpoint version {payload.get('version')!r}; this vaecourse reads {VERSION}")
-    config = payload["config"]
+    # Files written before learned sigma existed hold no "learn_sigma": their sigma was fixed.
+    config = {"learn_sigma": False, **payload["config"]}
     state_dict = payload["state_dict"]
     if model is None:
         model = VAE(**config).to(next(iter(state_dict.values())).dtype)

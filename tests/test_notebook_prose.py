@@ -56,6 +56,14 @@ ALLOWED: dict[str, dict[str, str]] = {
         "28": "the side of an MNIST image, where the data is introduced",
         "3,280": "Burda et al.'s number of training epochs, a published setting",
     },
+    "07_kl_budget": {
+        "784": "28 x 28 pixels, the input width in the architecture names 784-400-20 and 784-100-20",
+        "400": "notebook 06's hidden width, named in its architecture 784-400-20",
+        "63": "steps per epoch, 8,004 images in batches of 128, rounded up in the sentence",
+    },
+    "08_not_em": {
+        "90": "a rotation of W by 90 degrees, named as the case where the gap closes like 0 degrees",
+    },
     "02_kl_closed_form": {
         "3.16": "sqrt(10), the factor by which the standard error falls per tenfold S, computed in the sentence",
     },

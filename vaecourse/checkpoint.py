@@ -107,7 +107,8 @@ def load_checkpoint(
     if payload.get("version") != VERSION:
         raise ValueError(f"{path} has checkpoint version {payload.get('version')!r}; this vaecourse reads {VERSION}")
     # Files written before learned sigma existed hold no "learn_sigma": their sigma was fixed.
-    config = {"learn_sigma": False, **payload["config"]}
+    config = dict(payload["config"])
+    config.setdefault("learn_sigma", False)
     state_dict = payload["state_dict"]
     if model is None:
         model = VAE(**config).to(next(iter(state_dict.values())).dtype)

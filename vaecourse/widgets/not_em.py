@@ -20,6 +20,7 @@ from IPython.display import display
 
 from ..ppca import best_diagonal_q, mean_field_gap, rotated
 from ..toy import LinearGaussianModel
+from ._interactive import interactive
 
 __all__ = ["rotation_numbers", "draw_rotation", "rotation_widget"]
 
@@ -115,4 +116,4 @@ def rotation_widget(model: LinearGaussianModel, x: torch.Tensor, degrees: float 
         value=float(degrees), min=0.0, max=180.0, step=5.0, description="rotation (degrees)",
         style={"description_width": "initial"}, continuous_update=False,
     )
-    return ipywidgets.interactive(update, degrees=slider)
+    return interactive(update, degrees=slider)

@@ -13,6 +13,7 @@ stays cheap.
     notebook 06_full_vae                   VAE, fit, data loaders, checkpoints, plots
     notebook 07_kl_budget                  beta, warm-up and free bits in fit; rate_distortion,
                                            kl_per_dimension, active_units (budget); ppca
+    notebook 09_discrete_latents           BinaryVAE and the estimators for binary latents (discrete)
 """
 
 from __future__ import annotations
@@ -50,9 +51,10 @@ _LAZY: dict[str, str] = {
     "rate_distortion": "budget",
     "kl_per_dimension": "budget",
     "active_units": "budget",
+    "BinaryVAE": "discrete",
 }
 _SUBMODULES = {
-    "checks", "widgets", "plots", "data", "model", "train", "checkpoint", "ppca", "variance", "flows", "reconstruction", "budget",
+    "checks", "widgets", "plots", "data", "model", "train", "checkpoint", "ppca", "variance", "flows", "reconstruction", "budget", "discrete",
 }  # imported on access
 
 __all__ = [

@@ -76,7 +76,8 @@ def _uniform(logits: torch.Tensor, num_samples: int, generator: torch.Generator 
 
 def log_q(z: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
     """log q(z) = sum_k z_k log p_k + (1 - z_k) log(1 - p_k), p = sigmoid(logits), summed over
-    the last axis; z (..., K) broadcasts against logits (..., K)."""
+    the last axis; z (..., K) broadcasts against logits (..., K). Taught in notebook
+    09_discrete_latents."""
     return (z * F.logsigmoid(logits) + (1 - z) * F.logsigmoid(-logits)).sum(-1)
 
 
@@ -98,6 +99,7 @@ def score_function(
     ``batch`` (a constant, or NVIL's input-dependent b(x): it must not depend on z), or
     ``"mean"``: for each draw the mean of f over the other S - 1 draws of the same example
     (leave-one-out, as VIMCO does; needs S >= 2). Each keeps the estimate unbiased.
+    Taught in notebook 09_discrete_latents.
     """
     num_samples = _check(f, logits, num_samples)
     p = torch.sigmoid(logits.detach())
@@ -136,7 +138,8 @@ def concrete(
     noise makes P(z_k > 1/2) = sigmoid(l_k), and as temperature -> 0 z_k tends to the Bernoulli
     sample 1[z_k > 1/2]. f is evaluated at the relaxed z in (0, 1) and differentiated by
     autograd (a pathwise gradient), so f must be differentiable and defined between 0 and 1.
-    Biased: the gradient is that of E[f(relaxed z)], not of E_q[f(z)].
+    Biased: the gradient is that of E[f(relaxed z)], not of E_q[f(z)]. Taught in notebook
+    09_discrete_latents.
     """
     num_samples = _check(f, logits, num_samples)
     temperature = positive_float("temperature", temperature)
@@ -155,7 +158,7 @@ def straight_through(
     """The straight-through estimator (Bengio et al. 2013): the forward pass uses the Bernoulli
     sample z, the backward pass pretends dz/dl = dp/dl = p (1 - p), with p = sigmoid(l):
     z_st = z + p - p.detach(). Estimate: f'(z) * p (1 - p). f must be differentiable in z.
-    Biased unless f is linear in z.
+    Biased unless f is linear in z. Taught in notebook 09_discrete_latents.
     """
     num_samples = _check(f, logits, num_samples)
     p = torch.sigmoid(logits)
@@ -174,7 +177,8 @@ def gradient(estimator: Callable[..., torch.Tensor] | str, f: Objective, logits:
     """The estimate of grad_logits E_q[f(z)] that ``estimator`` (a function of this module or
     its name in :data:`ESTIMATORS`) gives from ``num_samples`` draws per example: autograd of
     the mean of its surrogate. Shapes: logits (*batch, K) -> (*batch, K); each example's row is
-    its own estimate (f's value for one example must depend on that example's z only)."""
+    its own estimate (f's value for one example must depend on that example's z only).
+    Taught in notebook 09_discrete_latents."""
     if isinstance(estimator, str):
         if estimator not in ESTIMATORS:
             raise ValueError(f"estimator must be one of {sorted(ESTIMATORS)}, got {estimator!r}")
@@ -190,7 +194,7 @@ def gradient(estimator: Callable[..., torch.Tensor] | str, f: Objective, logits:
 # -- the oracle: enumeration -------------------------------------------------------------------
 def all_states(num_latents: int, dtype: torch.dtype | None = None) -> torch.Tensor:
     """Every z in {0, 1}^K, as a (2^K, K) tensor, in binary counting order (row i is i's bits,
-    most significant first)."""
+    most significant first). Taught in notebook 09_discrete_latents."""
     num_latents = positive_int("num_latents", num_latents)
     if num_latents > MAX_ENUMERATED:
         raise ValueError(f"num_latents must be at most {MAX_ENUMERATED} to enumerate 2^K states, got {num_latents}")
@@ -200,7 +204,7 @@ def all_states(num_latents: int, dtype: torch.dtype | None = None) -> torch.Tens
 def exact_expectation(f: Objective, logits: torch.Tensor) -> torch.Tensor:
     """E_q[f(z)] = sum over all 2^K states z of q(z) f(z), shape ``batch``; differentiable in
     logits and in f's parameters, so its gradient is exact. f is called once on z of shape
-    (2^K, *batch, K)."""
+    (2^K, *batch, K). Taught in notebook 09_discrete_latents."""
     _check(f, logits)
     states = all_states(logits.shape[-1], logits.dtype).to(logits.device)
     z = states.reshape(states.shape[0], *(1,) * (logits.dim() - 1), -1).expand(states.shape[0], *logits.shape)
@@ -220,7 +224,8 @@ def exact_gradient(f: Objective, logits: torch.Tensor) -> torch.Tensor:
 
 def bernoulli_kl_to_uniform(logits: torch.Tensor) -> torch.Tensor:
     """KL(q || Bernoulli(1/2)^K) = sum_k [p_k log(2 p_k) + (1 - p_k) log(2 (1 - p_k))],
-    p = sigmoid(logits), in closed form: shape (..., K) -> (...). At most K log 2 nats."""
+    p = sigmoid(logits), in closed form: shape (..., K) -> (...). At most K log 2 nats.
+    Taught in notebook 09_discrete_latents."""
     float_tensor("logits", logits, min_dim=1)
     p = torch.sigmoid(logits)
     return (p * F.logsigmoid(logits) + (1 - p) * F.logsigmoid(-logits)).sum(-1) + logits.shape[-1] * math.log(2)

@@ -15,6 +15,7 @@ stays cheap.
                                            rate_distortion, kl_per_dimension, active_units (budget)
     notebook 08_not_em                     ppca: closed form, EM, linear_gaussian_from_vae,
                                            mean_field_gap
+    notebook 09_discrete_latents           BinaryVAE and the estimators for binary latents (discrete)
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ _LAZY: dict[str, str] = {
     "rate_distortion": "budget",
     "kl_per_dimension": "budget",
     "active_units": "budget",
+    "BinaryVAE": "discrete",
 }
 _SUBMODULES = {
-    "checks", "widgets", "plots", "data", "model", "train", "checkpoint", "ppca", "variance", "flows", "reconstruction", "budget",
+    "checks", "widgets", "plots", "data", "model", "train", "checkpoint", "ppca", "variance", "flows", "reconstruction", "budget", "discrete",
 }  # imported on access
 
 __all__ = [

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Callable, Sequence
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from ._validation import float_tensor, positive_float, positive_int
+from .model import _mlp
 
 __all__ = [
     "ESTIMATORS",
@@ -232,15 +233,6 @@ def bernoulli_kl_to_uniform(logits: torch.Tensor) -> torch.Tensor:
 
 
 # -- the model ---------------------------------------------------------------------------------
-def _mlp(sizes: Sequence[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        if i > 0:
-            layers.append(nn.ReLU())
-        layers.append(nn.Linear(n_in, n_out))
-    return nn.Sequential(*layers)
-
-
 class BinaryVAE(nn.Module):
     """A VAE with K binary latents: q(z|x) = prod_k Bernoulli(sigmoid(l_k(x))), p(z) uniform on
     {0, 1}^K (Bernoulli(1/2) each), p(x|z) = prod_i Bernoulli(x_i; sigmoid(decoder(z)_i)).

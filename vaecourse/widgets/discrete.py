@@ -139,8 +139,9 @@ def discrete_widget(
     controls = {
         "estimator": ipywidgets.Dropdown(options=list(ESTIMATOR_NAMES.items()), value=estimator, description="estimator", style=style),
         "baseline": ipywidgets.Dropdown(options=list(BASELINES), value=baseline, description="baseline", style=style),
-        "temperature": ipywidgets.SelectionSlider(options=list(TEMPERATURES), value=temperature, description="temperature", style=style),
+        # S first: it changes the estimates of every estimator, the temperature only the concrete one's.
         "num_samples": ipywidgets.SelectionSlider(options=list(SAMPLE_COUNTS), value=num_samples, description="samples S", style=style),
+        "temperature": ipywidgets.SelectionSlider(options=list(TEMPERATURES), value=temperature, description="temperature", style=style),
     }
 
     def update(estimator: str, baseline: str, temperature: float, num_samples: int) -> dict:

@@ -72,7 +72,7 @@ def test_the_figure_shows_exact_values_and_estimates():
 def test_moving_the_controls_updates_the_result():
     widget = discrete_widget()
     assert widget.result["estimator"] == "score_function" and widget.result["num_samples"] == 4
-    estimator, baseline, temperature, num_samples = widget.children[:4]
+    estimator, baseline, num_samples, temperature = widget.children[:4]
     estimator.value = "concrete"
     temperature.value = 2.0
     assert widget.result["estimator"] == "concrete" and widget.result["temperature"] == 2.0

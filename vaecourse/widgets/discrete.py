@@ -139,12 +139,13 @@ def discrete_widget(
     controls = {
         "estimator": ipywidgets.Dropdown(options=list(ESTIMATOR_NAMES.items()), value=estimator, description="estimator", style=style),
         "baseline": ipywidgets.Dropdown(options=list(BASELINES), value=baseline, description="baseline", style=style),
-        # S first: it changes the estimates of every estimator, the temperature only the concrete one's.
+        # S before the temperature (ipywidgets orders the controls by update's parameters): S changes
+        # the estimates of every estimator, the temperature only the concrete one's.
         "num_samples": ipywidgets.SelectionSlider(options=list(SAMPLE_COUNTS), value=num_samples, description="samples S", style=style),
         "temperature": ipywidgets.SelectionSlider(options=list(TEMPERATURES), value=temperature, description="temperature", style=style),
     }
 
-    def update(estimator: str, baseline: str, temperature: float, num_samples: int) -> dict:
+    def update(estimator: str, baseline: str, num_samples: int, temperature: float) -> dict:
         if baseline == "leave-one-out" and num_samples < 2:
             num_samples = 2  # a leave-one-out mean needs another sample
         numbers = discrete_estimates(f, logits, estimator, num_samples, baseline=baseline, temperature=temperature)

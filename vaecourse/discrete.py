@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._validation import float_tensor, positive_float, positive_int
+from .estimators import _minus_leave_one_out_mean
 from .model import _mlp
 
 __all__ = [
@@ -108,11 +109,7 @@ def score_function(
     values = _evaluate(f, z)
     signal = values.detach()
     if isinstance(baseline, str):
-        if baseline != "mean":
-            raise ValueError(f"baseline must be None, a number, a tensor or 'mean', got {baseline!r}")
-        if num_samples < 2:
-            raise ValueError("baseline='mean' needs num_samples >= 2 (a leave-one-out mean)")
-        signal = signal - (signal.sum(0, keepdim=True) - signal) / (num_samples - 1)
+        signal = _minus_leave_one_out_mean(signal, baseline, num_samples)
     elif isinstance(baseline, torch.Tensor):
         float_tensor("baseline", baseline)
         if tuple(baseline.shape) not in ((), tuple(logits.shape[:-1])):

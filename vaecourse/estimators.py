@@ -108,11 +108,7 @@ def score_function_gradient(
     with torch.no_grad():
         values = _evaluate(f, mu + std * eps, mu)
     if isinstance(baseline, str):
-        if baseline != "mean":
-            raise ValueError(f"baseline must be None, a number, a tensor or 'mean', got {baseline!r}")
-        if num_samples < 2:
-            raise ValueError("baseline='mean' needs num_samples >= 2 (a leave-one-out mean)")
-        values = values - (values.sum(0, keepdim=True) - values) / (num_samples - 1)
+        values = _minus_leave_one_out_mean(values, baseline, num_samples)
     elif baseline is not None:
         if isinstance(baseline, torch.Tensor):
             float_tensor("baseline", baseline)
@@ -159,3 +155,13 @@ def reparameterization_gradient(
     if per_sample:
         return grad_mu.detach(), grad_logvar.detach()
     return grad_mu.detach().mean(0), grad_logvar.detach().mean(0)
+
+
+def _minus_leave_one_out_mean(values: torch.Tensor, baseline: str, num_samples: int) -> torch.Tensor:
+    """values (S, ...) minus, for each draw, the mean of the other S - 1 draws (baseline="mean"):
+    a baseline independent of the draw it multiplies. Shared by vaecourse.discrete."""
+    if baseline != "mean":
+        raise ValueError(f"baseline must be None, a number, a tensor or 'mean', got {baseline!r}")
+    if num_samples < 2:
+        raise ValueError("baseline='mean' needs num_samples >= 2 (a leave-one-out mean)")
+    return values - (values.sum(0, keepdim=True) - values) / (num_samples - 1)

@@ -22,7 +22,7 @@ NO_PYTHON := vaecourse needs Python 3.11, 3.12 or 3.13 and found none on the PAT
 TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 TORCH_PIP := --no-deps --retries 1 --timeout 10 --index-url $(TORCH_INDEX)
 
-.PHONY: help setup check-python setup-dev lab test test-unit test-notebooks test-browser test-install execute bench clean student site
+.PHONY: help setup check-python setup-dev lab lint test test-unit test-notebooks test-browser test-install execute bench clean student site
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z-]+):.*## /  make \1\t/' | expand -t 24
@@ -79,8 +79,13 @@ $(SITE_STAMP): site/requirements.txt $(STAMP)
 lab: setup  ## open notebook 01 in JupyterLab (127.0.0.1, token authentication)
 	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/01_elbo.ipynb
 
-test: setup-dev  ## unit tests, then every notebook under nbval (what CI runs)
-	$(MAKE) --no-print-directory test-unit test-notebooks
+test: setup-dev  ## lint, unit tests, then every notebook under nbval (what CI runs)
+	$(MAKE) --no-print-directory lint test-unit test-notebooks
+
+# ruff's formatter and linter (pyproject.toml's [tool.ruff]); `ruff format .` fixes the layout.
+lint: setup-dev  ## ruff: formatting and lint of the package and tests (not the notebooks)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 
 test-unit: setup-dev  ## unit tests only
 	$(BIN)/python -m pytest tests

@@ -42,8 +42,7 @@ def _strip_nbval_markers(source: str) -> str:
 def _widget_note(badges: list[str]) -> nbformat.NotebookNode:
     text = (
         "**Interactive widget.** In JupyterLab (`make lab`), on Binder or on Colab this cell shows "
-        "controls to move; on this page, the static figure that follows stands in for it. "
-        + " ".join(badges)
+        "controls to move; on this page, the static figure that follows stands in for it. " + " ".join(badges)
     )
     return nbformat.v4.new_output("display_data", data={"text/markdown": text})
 

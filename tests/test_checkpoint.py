@@ -9,7 +9,6 @@ import vaecourse.checkpoint as checkpoint_module
 from vaecourse import VAE, fit, load_checkpoint, save_checkpoint
 from vaecourse.train import History, default_optimizer
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -37,8 +36,10 @@ def test_a_saved_model_loads_back_with_its_configuration_weights_and_history(tmp
     assert _same_weights(loaded.model, model)
     assert loaded.history == history
     x = _data(5, seed=1)
-    torch.testing.assert_close(loaded.model.elbo(x, generator=torch.Generator().manual_seed(0)).elbo,
-                               model.elbo(x, generator=torch.Generator().manual_seed(0)).elbo)
+    torch.testing.assert_close(
+        loaded.model.elbo(x, generator=torch.Generator().manual_seed(0)).elbo,
+        model.elbo(x, generator=torch.Generator().manual_seed(0)).elbo,
+    )
 
 
 def test_the_file_is_plain_data_that_weights_only_loading_reads(tmp_path):
@@ -48,8 +49,14 @@ def test_the_file_is_plain_data_that_weights_only_loading_reads(tmp_path):
     save_checkpoint(tmp_path / "vae.pt", model, history, optimizer)
     payload = torch.load(tmp_path / "vae.pt", weights_only=True)
     assert payload["format"] == "vaecourse.checkpoint"
-    assert payload["config"] == {"input_shape": [6, 6], "latent_dim": 3, "hidden_dims": [16],
-                                 "likelihood": "bernoulli", "sigma": 0.1, "learn_sigma": False}
+    assert payload["config"] == {
+        "input_shape": [6, 6],
+        "latent_dim": 3,
+        "hidden_dims": [16],
+        "likelihood": "bernoulli",
+        "sigma": 0.1,
+        "learn_sigma": False,
+    }
     assert payload["history"]["epoch"] == [1]
 
 
@@ -110,8 +117,17 @@ def test_resuming_from_a_checkpoint_continues_the_same_history(tmp_path):
     fresh = VAE((6, 6), 3, (16,))
     fresh_optimizer = default_optimizer(fresh, lr=1e-3)
     ckpt = load_checkpoint(tmp_path / "vae.pt", model=fresh, optimizer=fresh_optimizer)
-    resumed = fit(fresh, x, x_val, epochs=1, batch_size=32, device="cpu", progress=False,
-                  history=ckpt.history, optimizer=fresh_optimizer)
+    resumed = fit(
+        fresh,
+        x,
+        x_val,
+        epochs=1,
+        batch_size=32,
+        device="cpu",
+        progress=False,
+        history=ckpt.history,
+        optimizer=fresh_optimizer,
+    )
     assert resumed.epoch == [1, 2, 3]
     assert resumed == straight
     assert _same_weights(fresh, straight_model)

@@ -5,10 +5,9 @@ names it, and an unfinished exercise says "not implemented"."""
 import itertools
 
 import torch
+from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
 
 from vaecourse.checks import check_exact_gradient, check_leave_one_out
-
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
 
 
 def solution_exact_gradient(f, logits):
@@ -58,14 +57,21 @@ WRONG_ANSWERS = {
         (lambda f, l: _exact(f, l, score=lambda z, p: z / p - (1 - z) / (1 - p)), "with respect to the probabilities"),
         (lambda f, l: _exact(f, l, score=lambda z, p: p - z), "flipped sign"),
         (lambda f, l: _exact(lambda z: torch.ones(len(z), dtype=z.dtype), l), "f(z) is missing"),
-        (lambda f, l: torch.sigmoid(l) * (1 - torch.sigmoid(l)) * _exact(f, l, score=lambda z, p: torch.ones_like(z))[0],
-         "outside the sum"),
+        (
+            lambda f, l: (
+                torch.sigmoid(l) * (1 - torch.sigmoid(l)) * _exact(f, l, score=lambda z, p: torch.ones_like(z))[0]
+            ),
+            "outside the sum",
+        ),
     ],
     "check_leave_one_out": [
         (lambda f, l, z: _loo(f, l, z, centre=lambda v: v - v.mean()), "including f(z_s) itself"),
         (lambda f, l, z: _loo(f, l, z, centre=lambda v: v), "no baseline"),
         (lambda f, l, z: _loo(f, l, z, centre=lambda v: v - (v.sum() - v) / len(v)), "divides by S instead of S - 1"),
-        (lambda f, l, z: _loo(f, l, z, score=lambda z, p: z / p - (1 - z) / (1 - p)), "with respect to the probabilities"),
+        (
+            lambda f, l, z: _loo(f, l, z, score=lambda z, p: z / p - (1 - z) / (1 - p)),
+            "with respect to the probabilities",
+        ),
         (lambda f, l, z: _loo(f, l, z, score=lambda z, p: p - z), "flipped sign"),
         (lambda f, l, z: _loo(f, l, z, reduce=torch.sum), "a sum over the S samples"),
     ],

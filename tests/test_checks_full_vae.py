@@ -3,13 +3,11 @@ a message that names it, and an unfinished exercise says "not implemented"."""
 
 import math
 
-import pytest
 import torch
 import torch.nn.functional as F
+from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
 
 from vaecourse.checks import check_importance_weighted_bound, check_negative_elbo
-
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
 
 
 def solution_negative_elbo(x, logits, mu, logvar):
@@ -64,16 +62,31 @@ WRONG_ANSWERS = {
         (lambda x, l, m, v: -solution_negative_elbo(x, l, m, v), "the ELBO itself"),
         (sigmoid_then_bce_kl_sign_flipped, "KL term with the wrong sign"),
         (lambda x, l, m, v: _bce(x, l).sum(-1).mean(), "KL term is missing"),
-        (lambda x, l, m, v: F.binary_cross_entropy_with_logits(l, x) + _kl(m, v).mean(), "mean over pixels instead of a sum"),
+        (
+            lambda x, l, m, v: F.binary_cross_entropy_with_logits(l, x) + _kl(m, v).mean(),
+            "mean over pixels instead of a sum",
+        ),
         (lambda x, l, m, v: _bce(x, l).mean(-1).mean() + _kl(m, v).mean(), "mean over pixels instead of a sum"),
-        (lambda x, l, m, v: _bce(x, l).mean() + 0.5 * (m.pow(2) + v.exp() - v - 1).mean(), "mean over pixels and latent dimensions"),
+        (
+            lambda x, l, m, v: _bce(x, l).mean() + 0.5 * (m.pow(2) + v.exp() - v - 1).mean(),
+            "mean over pixels and latent dimensions",
+        ),
         (lambda x, l, m, v: _bce(x, l).sum(-1).mean() + _kl(m, v).sum(), "KL summed over the batch"),
         (pytorch_example_loss, "sum over the batch instead of a mean"),
         (lambda x, l, m, v: (_bce(x, torch.sigmoid(l)).sum(-1) + _kl(m, v)).mean(), "sigmoid applied twice"),
         (logits_passed_as_probabilities, "logits passed to F.binary_cross_entropy"),
-        (lambda x, l, m, v: (_bce(x, l).sum(-1) + (m.pow(2) + v.exp() - v - 1).sum(-1)).mean(), "factor 1/2 is missing"),
-        (lambda x, l, m, v: (_bce(x, l).sum(-1) + 0.5 * (m.pow(2) + v.exp() - v).sum(-1)).mean(), "-1 inside the KL is missing"),
-        (lambda x, l, m, v: (_bce(x, l).sum(-1) + 0.5 * (m.pow(2) + (2 * v).exp() - 2 * v - 1).sum(-1)).mean(), "logvar used as log sigma"),
+        (
+            lambda x, l, m, v: (_bce(x, l).sum(-1) + (m.pow(2) + v.exp() - v - 1).sum(-1)).mean(),
+            "factor 1/2 is missing",
+        ),
+        (
+            lambda x, l, m, v: (_bce(x, l).sum(-1) + 0.5 * (m.pow(2) + v.exp() - v).sum(-1)).mean(),
+            "-1 inside the KL is missing",
+        ),
+        (
+            lambda x, l, m, v: (_bce(x, l).sum(-1) + 0.5 * (m.pow(2) + (2 * v).exp() - 2 * v - 1).sum(-1)).mean(),
+            "logvar used as log sigma",
+        ),
     ],
     "check_importance_weighted_bound": [
         (lambda w: w.mean(0), "that is the ELBO"),
@@ -87,7 +100,10 @@ WRONG_ANSWERS = {
     ],
 }
 
-CHECKS = {"check_negative_elbo": check_negative_elbo, "check_importance_weighted_bound": check_importance_weighted_bound}
+CHECKS = {
+    "check_negative_elbo": check_negative_elbo,
+    "check_importance_weighted_bound": check_importance_weighted_bound,
+}
 SOLUTIONS = {"check_negative_elbo": solution_negative_elbo, "check_importance_weighted_bound": solution_bound}
 
 

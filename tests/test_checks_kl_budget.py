@@ -6,10 +6,9 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
 
 from vaecourse.checks import check_active_units, check_rate_distortion
-
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
 
 
 # -- reference solutions, written the way the notebook's task cells ask for them ----------
@@ -33,17 +32,34 @@ def _bce(x, logits):
 
 WRONG_ANSWERS = {
     "check_rate_distortion": [
-        (lambda x, l, mu, lv: (_kl(mu, lv).sum(-1).mean(), -_bce(x, l).sum(-1).mean()), "flipped sign on the distortion"),
+        (
+            lambda x, l, mu, lv: (_kl(mu, lv).sum(-1).mean(), -_bce(x, l).sum(-1).mean()),
+            "flipped sign on the distortion",
+        ),
         (lambda x, l, mu, lv: (_kl(mu, lv).sum(-1).mean(), _bce(x, l).mean()), "averaged over pixels"),
         (lambda x, l, mu, lv: (_kl(mu, lv).mean(), _bce(x, l).sum(-1).mean()), "rate averaged over latent dimensions"),
         (lambda x, l, mu, lv: (_kl(mu, lv).sum(), _bce(x, l).sum()), "sums over the batch"),
         (lambda x, l, mu, lv: (_bce(x, l).sum(-1).mean(), _kl(mu, lv).sum(-1).mean()), "swapped"),
-        (lambda x, l, mu, lv: ((0.5 * (mu**2 + lv.exp() - lv)).sum(-1).mean(), _bce(x, l).sum(-1).mean()), '"-1" is missing'),
+        (
+            lambda x, l, mu, lv: ((0.5 * (mu**2 + lv.exp() - lv)).sum(-1).mean(), _bce(x, l).sum(-1).mean()),
+            '"-1" is missing',
+        ),
         (lambda x, l, mu, lv: (_kl(mu, lv).sum(-1).mean(), (x - l.sigmoid()).pow(2).sum(-1).mean()), "squared error"),
-        (lambda x, l, mu, lv: (_kl(mu, lv).sum(-1).mean(), _bce(x, l.sigmoid()).sum(-1).mean()), "sigmoid applied before"),
-        (lambda x, l, mu, lv: tuple(t / math.log(2) for t in solution_rate_distortion(x, l, mu, lv)), "bits instead of nats"),
-        (lambda x, l, mu, lv: ((0.5 * (mu**2 + (0.5 * lv).exp() - lv - 1)).sum(-1).mean(), _bce(x, l).sum(-1).mean()),
-         "sigma used where sigma^2 belongs"),
+        (
+            lambda x, l, mu, lv: (_kl(mu, lv).sum(-1).mean(), _bce(x, l.sigmoid()).sum(-1).mean()),
+            "sigmoid applied before",
+        ),
+        (
+            lambda x, l, mu, lv: tuple(t / math.log(2) for t in solution_rate_distortion(x, l, mu, lv)),
+            "bits instead of nats",
+        ),
+        (
+            lambda x, l, mu, lv: (
+                (0.5 * (mu**2 + (0.5 * lv).exp() - lv - 1)).sum(-1).mean(),
+                _bce(x, l).sum(-1).mean(),
+            ),
+            "sigma used where sigma^2 belongs",
+        ),
     ],
     "check_active_units": [
         (lambda mu, t: mu.var(1, correction=0) > t, "over the latent dimensions"),

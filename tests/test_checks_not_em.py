@@ -3,10 +3,9 @@ with a message that names it, and an unfinished exercise says "not implemented".
 
 import pytest
 import torch
+from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
 
 from vaecourse.checks import check_mean_field_gap, check_ppca_em_step
-
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
 
 
 # -- reference solutions, written the way the notebook's task cells ask for them ----------
@@ -60,9 +59,14 @@ WRONG_ANSWERS = {
         (lambda P: 0.5 * (torch.logdet(P) - torch.log(torch.diagonal(P)).sum()), "sign flipped"),
         (lambda P: torch.log(torch.diagonal(P)).sum() - torch.logdet(P), "factor 1/2 missing"),
         (lambda P: 0.5 * (torch.diagonal(P).sum() - torch.logdet(P)), "as the trace"),
-        (lambda P: 0.5 * (torch.logdet(torch.linalg.inv(P)) - torch.log(torch.diagonal(torch.linalg.inv(P))).sum())
-         + 0.5 * (torch.diagonal(torch.linalg.inv(P)) * torch.diagonal(P)).sum() - 0.5 * P.shape[-1],
-         "diagonal of the covariance instead of the precision"),
+        (
+            lambda P: (
+                0.5 * (torch.logdet(torch.linalg.inv(P)) - torch.log(torch.diagonal(torch.linalg.inv(P))).sum())
+                + 0.5 * (torch.diagonal(torch.linalg.inv(P)) * torch.diagonal(P)).sum()
+                - 0.5 * P.shape[-1]
+            ),
+            "diagonal of the covariance instead of the precision",
+        ),
     ],
 }
 
@@ -103,4 +107,3 @@ def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():
         return out
 
     assert check_ppca_em_step(edits_in_place).passed
-

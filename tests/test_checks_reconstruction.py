@@ -3,17 +3,15 @@ mistake fails with a message that names it, and an unfinished exercise says "not
 
 import math
 
-import pytest
 import torch
 import torch.nn.functional as F
+from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
 
 from vaecourse.checks import (
     check_bernoulli_log_likelihood,
     check_gaussian_log_likelihood,
     check_reconstruction_estimate,
 )
-
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
 
 
 def solution_bernoulli(logits, x):
@@ -60,17 +58,35 @@ WRONG_ANSWERS = {
         (lambda l, x: (x * F.logsigmoid(l)).sum(-1), "(1 - x) log(1 - sigmoid(l)) term is missing"),
         (lambda l, x: (x * l - F.softplus(-l)).sum(-1), "softplus with the wrong sign"),
         (lambda l, x: solution_bernoulli(l, (x > 0.5).to(x.dtype)), "targets treated as exactly 0 or 1"),
-        (lambda l, x: torch.where(x == 1, F.logsigmoid(l), F.logsigmoid(-l)).sum(-1), "targets treated as exactly 0 or 1"),
+        (
+            lambda l, x: torch.where(x == 1, F.logsigmoid(l), F.logsigmoid(-l)).sum(-1),
+            "targets treated as exactly 0 or 1",
+        ),
         (lambda l, x: ((1 - x) * F.logsigmoid(l) + x * F.logsigmoid(-l)).sum(-1), "x and 1 - x swapped"),
     ],
     "check_gaussian_log_likelihood": [
         (lambda m, x, s: -_sq(m, x) / (2 * s**2), "constant -D/2 log(2 pi sigma^2) is missing"),
-        (lambda m, x, s: -_sq(m, x) / (2 * s**2) - x.shape[-1] / 2 * math.log(2 * math.pi), "part of the constant is missing"),
-        (lambda m, x, s: -_sq(m, x) / (2 * s**2) - 0.5 * math.log(2 * math.pi * s**2), "once per example, not once per pixel"),
+        (
+            lambda m, x, s: -_sq(m, x) / (2 * s**2) - x.shape[-1] / 2 * math.log(2 * math.pi),
+            "part of the constant is missing",
+        ),
+        (
+            lambda m, x, s: -_sq(m, x) / (2 * s**2) - 0.5 * math.log(2 * math.pi * s**2),
+            "once per example, not once per pixel",
+        ),
         (lambda m, x, s: solution_gaussian(m, x, s) / x.shape[-1], "mean instead of a sum over pixels"),
-        (lambda m, x, s: -_sq(m, x) / (2 * s) - x.shape[-1] / 2 * math.log(2 * math.pi * s**2), "sigma used where sigma^2 belongs"),
-        (lambda m, x, s: -_sq(m, x) / (2 * s**2) - x.shape[-1] / 2 * math.log(2 * math.pi * s), "log(2 pi sigma) where"),
-        (lambda m, x, s: -_sq(m, x) / s**2 - x.shape[-1] / 2 * math.log(2 * math.pi * s**2), "the 2 in 2 sigma^2 is missing"),
+        (
+            lambda m, x, s: -_sq(m, x) / (2 * s) - x.shape[-1] / 2 * math.log(2 * math.pi * s**2),
+            "sigma used where sigma^2 belongs",
+        ),
+        (
+            lambda m, x, s: -_sq(m, x) / (2 * s**2) - x.shape[-1] / 2 * math.log(2 * math.pi * s),
+            "log(2 pi sigma) where",
+        ),
+        (
+            lambda m, x, s: -_sq(m, x) / s**2 - x.shape[-1] / 2 * math.log(2 * math.pi * s**2),
+            "the 2 in 2 sigma^2 is missing",
+        ),
         (lambda m, x, s: -solution_gaussian(m, x, s), "flipped sign"),
         (lambda m, x, s: solution_gaussian(m, x, s).sum(), "batch dimension summed away"),
     ],
@@ -82,7 +98,10 @@ WRONG_ANSWERS = {
         (lambda f, mu, lv, eps: f(mu + (0.5 * lv).exp() * eps).mean(1), "mean over the batch (dim=1)"),
         (lambda f, mu, lv, eps: f(mu + (0.5 * lv).exp() * eps[:1]).mean(0), "only the first draw"),
         (lambda f, mu, lv, eps: f(mu[None])[0], "no noise"),
-        (lambda f, mu, lv, eps: f((mu + (0.5 * lv).exp() * eps).mean(0, keepdim=True))[0], "draws averaged before the log-likelihood"),
+        (
+            lambda f, mu, lv, eps: f((mu + (0.5 * lv).exp() * eps).mean(0, keepdim=True))[0],
+            "draws averaged before the log-likelihood",
+        ),
         (lambda f, mu, lv, eps: -solution_estimate(f, mu, lv, eps), "flipped sign"),
     ],
 }

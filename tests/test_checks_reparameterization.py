@@ -1,12 +1,10 @@
 """The checks of notebook 05_reparameterization: the reference solutions pass, each likely
 mistake fails with a message that names it, and an unfinished exercise says "not implemented"."""
 
-import pytest
 import torch
+from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
 
 from vaecourse.checks import check_inverse_cdf_sampler, check_pathwise_gradient, check_reparameterize
-
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
 
 
 def solution_reparameterize(mu, logvar, eps):
@@ -24,7 +22,9 @@ def solution_inverse_cdf_sampler(rate, u):
     return -torch.log(1 - u) / rate
 
 
-def _pathwise(f, mu, logvar, eps, *, std=lambda lv: torch.exp(0.5 * lv), reduce=torch.mean, wrt_sigma=False, noise=True):
+def _pathwise(
+    f, mu, logvar, eps, *, std=lambda lv: torch.exp(0.5 * lv), reduce=torch.mean, wrt_sigma=False, noise=True
+):
     """A learner's pathwise estimator with one piece swapped for a wrong one."""
     mu = mu.detach().requires_grad_(True)
     if wrt_sigma:  # differentiates with respect to sigma (or log sigma) as the leaf
@@ -73,7 +73,10 @@ WRONG_ANSWERS = {
     ],
     "check_pathwise_gradient": [
         (lambda f, mu, lv, eps: _pathwise(f, mu, lv, eps, reduce=torch.sum), "a sum over the S samples"),
-        (lambda f, mu, lv, eps: _pathwise(f, mu, lv, eps, std=torch.exp), "exp(logvar) was used as the standard deviation"),
+        (
+            lambda f, mu, lv, eps: _pathwise(f, mu, lv, eps, std=torch.exp),
+            "exp(logvar) was used as the standard deviation",
+        ),
         (lambda f, mu, lv, eps: _pathwise(f, mu, lv, eps, wrt_sigma=True), "with respect to sigma, not logvar"),
         (_wrt_log_sigma, "with respect to log sigma"),
         (lambda f, mu, lv, eps: _pathwise(f, mu, lv, eps, noise=False), "differentiated at z = mu"),
@@ -86,8 +89,10 @@ WRONG_ANSWERS = {
         (lambda rate, u: 1 - torch.exp(-rate * u), "that is the CDF"),
         (lambda rate, u: -torch.log(1 - u) + 0 * rate, "the rate is missing"),
         (lambda rate, u: -torch.log(1 - torch.rand_like(u)) / rate, "draws its own noise"),
-        (lambda rate, u: -torch.log(1 - u) / rate.item() if rate.dim() == 0 else -torch.log(1 - u) / rate.detach(),
-         "carries no gradient"),
+        (
+            lambda rate, u: -torch.log(1 - u) / rate.item() if rate.dim() == 0 else -torch.log(1 - u) / rate.detach(),
+            "carries no gradient",
+        ),
     ],
 }
 

@@ -4,10 +4,9 @@ unfinished exercise says "not implemented"."""
 
 import pytest
 import torch
+from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
 
 from vaecourse.checks import check_baseline, check_score_function_estimator
-
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
 
 
 def solution_score_function_estimator(f, mu, logvar, eps):
@@ -65,12 +64,18 @@ WRONG_ANSWERS = {
         (lambda f, mu, lv, eps: _by_surrogate(f, mu, lv, eps, detach_f=False), "gradient also flows through f(z)"),
         (lambda f, mu, lv, eps: _by_surrogate(f, mu, lv, eps, detach_z=False), "without detaching z"),
         (lambda f, mu, lv, eps: _by_surrogate(f, mu, lv, eps, detach_f=False, detach_z=False), "nothing was detached"),
-        (lambda f, mu, lv, eps: _hand(f, mu, lv, eps, score_logvar=lambda z, m, s: 0.5 * (z - m) ** 2 / s**2),
-         "missing its log-variance term"),
-        (lambda f, mu, lv, eps: _hand(f, mu, lv, eps, score_logvar=lambda z, m, s: ((z - m) ** 2 / s**2 - 1) / s),
-         "d log q / d sigma"),
-        (lambda f, mu, lv, eps: _hand(f, mu, lv, eps, score_logvar=lambda z, m, s: (z - m) ** 2 / s**2 - 1),
-         "missing its factor 1/2"),
+        (
+            lambda f, mu, lv, eps: _hand(f, mu, lv, eps, score_logvar=lambda z, m, s: 0.5 * (z - m) ** 2 / s**2),
+            "missing its log-variance term",
+        ),
+        (
+            lambda f, mu, lv, eps: _hand(f, mu, lv, eps, score_logvar=lambda z, m, s: ((z - m) ** 2 / s**2 - 1) / s),
+            "d log q / d sigma",
+        ),
+        (
+            lambda f, mu, lv, eps: _hand(f, mu, lv, eps, score_logvar=lambda z, m, s: (z - m) ** 2 / s**2 - 1),
+            "missing its factor 1/2",
+        ),
         (lambda f, mu, lv, eps: _hand(f, mu, lv, eps, score_mu=lambda z, m, s: (z - m) / s), "not sigma^2"),
         (lambda f, mu, lv, eps: _hand(f, mu, lv, eps, score_mu=lambda z, m, s: (m - z) / s**2), "flipped sign"),
         (lambda f, mu, lv, eps: _hand(f, mu, lv, eps, std=torch.exp), "exp(logvar) was used as the standard deviation"),
@@ -81,10 +86,14 @@ WRONG_ANSWERS = {
         (lambda f, mu, lv, eps: _hand(f, mu, lv, eps, weight=lambda v: v - v.mean(0)), "including f(z_s) itself"),
         (lambda f, mu, lv, eps: _by_surrogate(f, mu, lv, eps, baseline=lambda v: v.mean()), "biased"),
         (lambda f, mu, lv, eps: _hand(f, mu, lv, eps, weight=lambda v: v - v), "the sample's own f(z_s)"),
-        (lambda f, mu, lv, eps: _hand(f, mu, lv, eps, weight=lambda v: v + (v.sum(0) - v) / (len(v) - 1)),
-         "added instead of subtracted"),
-        (lambda f, mu, lv, eps: _hand(f, mu, lv, eps, weight=lambda v: v - (v.sum(0) - v) / len(v)),
-         "divides by S instead of S - 1"),
+        (
+            lambda f, mu, lv, eps: _hand(f, mu, lv, eps, weight=lambda v: v + (v.sum(0) - v) / (len(v) - 1)),
+            "added instead of subtracted",
+        ),
+        (
+            lambda f, mu, lv, eps: _hand(f, mu, lv, eps, weight=lambda v: v - (v.sum(0) - v) / len(v)),
+            "divides by S instead of S - 1",
+        ),
         (solution_score_function_estimator, "no baseline was subtracted"),
         (_product_baseline, "subtracted from f(z) * score"),
     ],

@@ -158,15 +158,11 @@ def cached(folder: Path) -> list[str]:
 def test_a_good_download_parses_to_exactly_what_was_served(mirror, tmp_path):
     images, labels, files = small_mnist()
     mirror.publish("m", files)
-    ds = load_mnist(
-        "test", cache_dir=tmp_path / "c", mirrors=[mirror.url("m")], checksums=checksums_of(files)
-    )
+    ds = load_mnist("test", cache_dir=tmp_path / "c", mirrors=[mirror.url("m")], checksums=checksums_of(files))
     assert ds.name == "mnist-full" and ds.split == "test"
     assert ds.images.dtype == torch.float32 and ds.labels.dtype == torch.int64
     assert ds.images.shape == (10, 28, 28) and ds.image_shape == (28, 28) and len(ds) == 10
-    torch.testing.assert_close(
-        ds.images, torch.tensor(images / 255.0, dtype=torch.float32), rtol=0, atol=0
-    )
+    torch.testing.assert_close(ds.images, torch.tensor(images / 255.0, dtype=torch.float32), rtol=0, atol=0)
     assert ds.labels.tolist() == labels.tolist()
     assert ds.images.min().item() == 0.0 and ds.images.max().item() == 1.0
     assert cached(tmp_path / "c") == sorted(TEST_FILES)
@@ -178,9 +174,7 @@ def test_the_train_split_reads_the_train_files(mirror, tmp_path):
     labels = rng.integers(0, 10, size=7, dtype=np.uint8)
     files = {TRAIN_FILES[0]: idx_gz(images), TRAIN_FILES[1]: idx_gz(labels)}
     mirror.publish("m", files)
-    ds = load_mnist(
-        "train", cache_dir=tmp_path, mirrors=[mirror.url("m")], checksums=checksums_of(files)
-    )
+    ds = load_mnist("train", cache_dir=tmp_path, mirrors=[mirror.url("m")], checksums=checksums_of(files))
     assert ds.split == "train" and ds.labels.tolist() == labels.tolist()
     assert sorted(mirror.hits) == sorted(f"/m/{f}" for f in TRAIN_FILES)
 
@@ -212,15 +206,11 @@ def test_a_checksum_mismatch_fails_clearly_and_leaves_nothing_in_the_cache(mirro
 
 
 @pytest.mark.parametrize("with_length", [True, False], ids=["content-length", "no-length"])
-def test_an_interrupted_transfer_leaves_no_corrupt_file_and_the_next_call_succeeds(
-    mirror, tmp_path, with_length
-):
+def test_an_interrupted_transfer_leaves_no_corrupt_file_and_the_next_call_succeeds(mirror, tmp_path, with_length):
     _, labels, files = small_mnist(n=200)
     mirror.publish("m", files)
     mirror.routes[f"/m/{TEST_FILES[0]}"] = ("truncate", files[TEST_FILES[0]], with_length)
-    kwargs = dict(
-        cache_dir=tmp_path / "c", mirrors=[mirror.url("m")], checksums=checksums_of(files)
-    )
+    kwargs = dict(cache_dir=tmp_path / "c", mirrors=[mirror.url("m")], checksums=checksums_of(files))
     with pytest.raises(DownloadError, match="could not download"):
         load_mnist("test", **kwargs)
     assert cached(tmp_path / "c") == []
@@ -238,16 +228,12 @@ def test_a_corrupted_cached_file_is_detected_and_downloaded_again(mirror, tmp_pa
     load_mnist("test", **kwargs)
     target = tmp_path / TEST_FILES[0]
     blob = target.read_bytes()
-    target.write_bytes(
-        {"truncated": blob[: len(blob) // 2], "garbage": b"not mnist", "empty": b""}[damage]
-    )
+    target.write_bytes({"truncated": blob[: len(blob) // 2], "garbage": b"not mnist", "empty": b""}[damage])
     mirror.hits.clear()
     ds = load_mnist("test", **kwargs)
     assert mirror.hits == [f"/m/{TEST_FILES[0]}"]
     assert md5(target.read_bytes()) == md5(files[TEST_FILES[0]])
-    torch.testing.assert_close(
-        ds.images, torch.tensor(images / 255.0, dtype=torch.float32), rtol=0, atol=0
-    )
+    torch.testing.assert_close(ds.images, torch.tensor(images / 255.0, dtype=torch.float32), rtol=0, atol=0)
 
 
 def test_a_mirror_that_404s_is_skipped_for_the_next(mirror, tmp_path):
@@ -268,9 +254,7 @@ def test_a_mirror_that_404s_is_skipped_for_the_next(mirror, tmp_path):
     ]
 
 
-def test_an_unreachable_mirror_is_not_tried_again_for_the_second_file(
-    mirror, tmp_path, monkeypatch
-):
+def test_an_unreachable_mirror_is_not_tried_again_for_the_second_file(mirror, tmp_path, monkeypatch):
     import requests
 
     _, labels, files = small_mnist()
@@ -298,9 +282,7 @@ def test_an_unreachable_mirror_is_not_tried_again_for_the_second_file(
     ]
 
 
-def test_without_network_mnist_full_raises_an_error_listing_every_url_tried(
-    mirror, tmp_path, capsys
-):
+def test_without_network_mnist_full_raises_an_error_listing_every_url_tried(mirror, tmp_path, capsys):
     mirrors = [closed_port_url(), mirror.url("empty")]
     with pytest.raises(DownloadError) as info:
         load_dataset("mnist-full", "test", cache_dir=tmp_path, mirrors=mirrors)
@@ -312,9 +294,7 @@ def test_without_network_mnist_full_raises_an_error_listing_every_url_tried(
     assert capsys.readouterr().out == ""
 
 
-@pytest.mark.skipif(
-    sys.platform != "linux", reason="relies on Linux dropping SYNs to a full backlog"
-)
+@pytest.mark.skipif(sys.platform != "linux", reason="relies on Linux dropping SYNs to a full backlog")
 def test_a_mirror_that_never_answers_times_out_after_the_connect_timeout(tmp_path):
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
@@ -337,10 +317,7 @@ def test_a_mirror_that_never_answers_times_out_after_the_connect_timeout(tmp_pat
         finally:
             for filler in fillers:
                 filler.close()
-    assert (
-        info.value.summary
-        == "MNIST could not be downloaded (connection timed out)"
-    )
+    assert info.value.summary == "MNIST could not be downloaded (connection timed out)"
     assert elapsed < 3
 
 
@@ -385,9 +362,7 @@ def test_cache_dir_and_mirrors_come_from_the_environment(mirror, tmp_path, monke
     assert cached(tmp_path / "arg") == sorted(TEST_FILES)
 
 
-@pytest.mark.skipif(
-    sys.platform != "linux", reason="XDG_CACHE_HOME sets the user cache on Linux only"
-)
+@pytest.mark.skipif(sys.platform != "linux", reason="XDG_CACHE_HOME sets the user cache on Linux only")
 def test_the_default_cache_is_the_user_cache_folder(mirror, tmp_path, monkeypatch):
     _, _, files = small_mnist()
     mirror.publish("m", files)
@@ -425,9 +400,7 @@ def test_a_malformed_file_raises_a_value_error_that_says_what_is_wrong(mirror, t
     files[TEST_FILES[0]] = blob
     mirror.publish("m", files)
     with pytest.raises(ValueError, match=message):
-        load_mnist(
-            "test", cache_dir=tmp_path, mirrors=[mirror.url("m")], checksums=checksums_of(files)
-        )
+        load_mnist("test", cache_dir=tmp_path, mirrors=[mirror.url("m")], checksums=checksums_of(files))
 
 
 @settings(max_examples=40, deadline=None)
@@ -461,9 +434,7 @@ def test_images_and_labels_must_agree(mirror, tmp_path):
     files[TEST_FILES[1]] = idx_gz(labels[:9])
     mirror.publish("m", files)
     with pytest.raises(ValueError, match="10 images but .* 9 labels"):
-        load_mnist(
-            "test", cache_dir=tmp_path, mirrors=[mirror.url("m")], checksums=checksums_of(files)
-        )
+        load_mnist("test", cache_dir=tmp_path, mirrors=[mirror.url("m")], checksums=checksums_of(files))
     files[TEST_FILES[1]] = idx_gz(np.full(10, 11, dtype=np.uint8))
     mirror.publish("m", files)
     with pytest.raises(ValueError, match="labels up to 11"):
@@ -607,9 +578,7 @@ def test_the_digits_are_8x8_in_the_unit_interval_and_split_80_20_by_class():
     # Together they are exactly scikit-learn's 1,797 images, each once.
     reference = sklearn_digits()
     together = (torch.cat([train.images, test.images]).flatten(1) * 16).round().int()
-    assert sorted(map(tuple, together.tolist())) == sorted(
-        map(tuple, reference.data.astype(int).tolist())
-    )
+    assert sorted(map(tuple, together.tolist())) == sorted(map(tuple, reference.data.astype(int).tolist()))
     counts = np.bincount(reference.target)
     assert torch.bincount(test.labels).tolist() == (counts // 5).tolist()
 

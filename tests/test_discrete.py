@@ -34,11 +34,13 @@ def cubic(z):
 def cubic_gradient(p):
     """d/dl E[cubic] in closed form: E[cubic] = 3 p0 p1 - 2 p2 + 5 p0 p1 p2 + 10, dp/dl = p (1 - p)."""
     dp = p * (1 - p)
-    return torch.stack([
-        (3 * p[1] + 5 * p[1] * p[2]) * dp[0],
-        (3 * p[0] + 5 * p[0] * p[2]) * dp[1],
-        (-2 + 5 * p[0] * p[1]) * dp[2],
-    ])
+    return torch.stack(
+        [
+            (3 * p[1] + 5 * p[1] * p[2]) * dp[0],
+            (3 * p[0] + 5 * p[0] * p[2]) * dp[1],
+            (-2 + 5 * p[0] * p[1]) * dp[2],
+        ]
+    )
 
 
 def repeated(estimator, f, repeats=20000, num_samples=1, seed=0, **options):
@@ -56,7 +58,9 @@ def within(estimates, exact, z=5.0):
 def test_the_exact_gradient_matches_closed_forms():
     assert exact_gradient(lambda z: z @ W, LOGITS).allclose(W * P * (1 - P))
     assert exact_gradient(cubic, LOGITS).allclose(cubic_gradient(P))
-    assert exact_expectation(cubic, LOGITS).item() == pytest.approx((3 * P[0] * P[1] - 2 * P[2] + 5 * P.prod() + 10).item())
+    assert exact_expectation(cubic, LOGITS).item() == pytest.approx(
+        (3 * P[0] * P[1] - 2 * P[2] + 5 * P.prod() + 10).item()
+    )
 
 
 def test_the_exact_gradient_keeps_each_example_apart():
@@ -166,17 +170,26 @@ def test_the_score_function_loss_averages_to_the_exact_gradient(model_and_x):
     params = list(model.parameters())
     exact = torch.autograd.grad(model.loss(x, "exact"), params)
     g = torch.Generator().manual_seed(3)
-    estimates = [torch.autograd.grad(model.loss(x, "score_function", 50, baseline="mean", generator=g), params) for _ in range(200)]
+    estimates = [
+        torch.autograd.grad(model.loss(x, "score_function", 50, baseline="mean", generator=g), params)
+        for _ in range(200)
+    ]
     for i, reference in enumerate(exact):
         stack = torch.stack([e[i] for e in estimates])
         se = stack.std(0) / math.sqrt(len(stack))
         assert bool(((stack.mean(0) - reference).abs() <= 5 * se + 1e-10).all()), i
 
 
-@pytest.mark.parametrize("estimator, options", [
-    ("exact", {}), ("score_function", {"baseline": "nvil"}), ("score_function", {"baseline": "mean", "num_samples": 2}),
-    ("concrete", {"temperature": 0.5}), ("straight_through", {}),
-])
+@pytest.mark.parametrize(
+    "estimator, options",
+    [
+        ("exact", {}),
+        ("score_function", {"baseline": "nvil"}),
+        ("score_function", {"baseline": "mean", "num_samples": 2}),
+        ("concrete", {"temperature": 0.5}),
+        ("straight_through", {}),
+    ],
+)
 def test_training_raises_the_exact_elbo(estimator, options):
     torch.manual_seed(0)
     images = torch.rand(300, 12, dtype=D, generator=torch.Generator().manual_seed(0)) * 0.2
@@ -184,27 +197,39 @@ def test_training_raises_the_exact_elbo(estimator, options):
     images[150:, 6:] += 0.75
     model = BinaryVAE(num_pixels=12, num_latents=3, hidden=16).double()
     before = model.exact_elbo(images.round()).mean().item()
-    passes = fit_binary(model, images, estimator, epochs=20, batch_size=30, lr=3e-2, generator=torch.Generator().manual_seed(1), **options)
+    passes = fit_binary(
+        model,
+        images,
+        estimator,
+        epochs=20,
+        batch_size=30,
+        lr=3e-2,
+        generator=torch.Generator().manual_seed(1),
+        **options,
+    )
     assert model.exact_elbo(images.round()).mean().item() > before + 4.0  # from -8.4 nats
     assert passes == (200 * 8 if estimator == "exact" else 6000 * options.get("num_samples", 1))
 
 
 # -- bad input ---------------------------------------------------------------------------------
-@pytest.mark.parametrize("call, words", [
-    (lambda: score_function(cubic, LOGITS, 0), "num_samples"),
-    (lambda: score_function(cubic, LOGITS, 1, baseline="mean"), "num_samples >= 2"),
-    (lambda: score_function(cubic, LOGITS, 2, baseline="median"), "baseline"),
-    (lambda: score_function(cubic, LOGITS.expand(2, 3), 2, baseline=torch.zeros(3, dtype=D)), "baseline must be"),
-    (lambda: concrete(cubic, LOGITS, 2, temperature=0.0), "temperature"),
-    (lambda: straight_through(cubic, torch.tensor([1, 2]), 2), "logits"),
-    (lambda: straight_through(lambda z: z, LOGITS, 2), "f must map"),
-    (lambda: score_function("f", LOGITS, 2), "f must be callable"),
-    (lambda: gradient("reinforce", cubic, LOGITS, 2), "estimator"),
-    (lambda: exact_gradient(cubic, torch.tensor([float("nan"), 0.0, 0.0], dtype=D)), "finite"),
-    (lambda: all_states(21), "at most 20"),
-    (lambda: BinaryVAE(num_pixels=4, num_latents=2).exact_elbo(torch.ones(3, 5)), "x must be"),
-    (lambda: BinaryVAE(num_pixels=4, num_latents=2).loss(torch.ones(3, 4), "gumbel"), "estimator"),
-])
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda: score_function(cubic, LOGITS, 0), "num_samples"),
+        (lambda: score_function(cubic, LOGITS, 1, baseline="mean"), "num_samples >= 2"),
+        (lambda: score_function(cubic, LOGITS, 2, baseline="median"), "baseline"),
+        (lambda: score_function(cubic, LOGITS.expand(2, 3), 2, baseline=torch.zeros(3, dtype=D)), "baseline must be"),
+        (lambda: concrete(cubic, LOGITS, 2, temperature=0.0), "temperature"),
+        (lambda: straight_through(cubic, torch.tensor([1, 2]), 2), "logits"),
+        (lambda: straight_through(lambda z: z, LOGITS, 2), "f must map"),
+        (lambda: score_function("f", LOGITS, 2), "f must be callable"),
+        (lambda: gradient("reinforce", cubic, LOGITS, 2), "estimator"),
+        (lambda: exact_gradient(cubic, torch.tensor([float("nan"), 0.0, 0.0], dtype=D)), "finite"),
+        (lambda: all_states(21), "at most 20"),
+        (lambda: BinaryVAE(num_pixels=4, num_latents=2).exact_elbo(torch.ones(3, 5)), "x must be"),
+        (lambda: BinaryVAE(num_pixels=4, num_latents=2).loss(torch.ones(3, 4), "gumbel"), "estimator"),
+    ],
+)
 def test_bad_input_is_a_clear_value_error(call, words):
     with pytest.raises(ValueError, match=words):
         call()

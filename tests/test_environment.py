@@ -20,7 +20,11 @@ ROOT = Path(__file__).resolve().parents[1]
 CONDA_TO_PIP = {"pytorch-cpu": "torch"}
 CONDA_SPEC = re.compile(r"^([A-Za-z0-9_.\-]+)([=<>!].*)?$")
 # The platforms PyTorch publishes wheels for, as pip's markers see them.
-PLATFORMS = {"linux": {"sys_platform": "linux"}, "win32": {"sys_platform": "win32"}, "darwin": {"sys_platform": "darwin"}}
+PLATFORMS = {
+    "linux": {"sys_platform": "linux"},
+    "win32": {"sys_platform": "win32"},
+    "darwin": {"sys_platform": "darwin"},
+}
 
 
 def requirement_lines(name: str) -> list[Requirement]:
@@ -68,7 +72,9 @@ def conda_environment(path: Path) -> tuple[dict[str, str], dict[str, str]]:
                 continue
             req = Requirement(item)
             specs = list(req.specifier)
-            assert len(specs) == 1 and specs[0].operator == "==", f"{path.name}: pip entry {item!r} is not pinned with =="
+            assert len(specs) == 1 and specs[0].operator == "==", (
+                f"{path.name}: pip entry {item!r} is not pinned with =="
+            )
             pip[canonicalize_name(req.name)] = specs[0].version
         else:
             in_pip = False
@@ -116,11 +122,15 @@ def test_the_installed_torch_is_the_cpu_build():
     assert torch.version.cuda is None, f"torch {torch.__version__} is a CUDA {torch.version.cuda} build"
     assert not torch.backends.cuda.is_built()
     cuda_packages = sorted(
-        d.metadata["Name"] for d in importlib.metadata.distributions() if re.match(r"(?i)^(nvidia-|triton$)", d.metadata["Name"] or "")
+        d.metadata["Name"]
+        for d in importlib.metadata.distributions()
+        if re.match(r"(?i)^(nvidia-|triton$)", d.metadata["Name"] or "")
     )
     assert cuda_packages == [], f"CUDA libraries are installed next to torch: {cuda_packages}"
     line = torch_line_for(sys.platform)
-    assert Version(torch.__version__) in line.specifier, f"installed torch {torch.__version__}, requirements.txt asks {line}"
+    assert Version(torch.__version__) in line.specifier, (
+        f"installed torch {torch.__version__}, requirements.txt asks {line}"
+    )
 
 
 def test_learner_and_maintainer_files_do_not_overlap():
@@ -157,7 +167,9 @@ def test_pyproject_declares_each_pinned_package_with_a_range_that_admits_the_pin
         for r in (project()["dependencies"] if extra == "" else project()["optional-dependencies"][extra])
     ]
     pinned = pins(path)
-    assert {canonicalize_name(r.name) for r in declared} == set(pinned), f"pyproject.toml and {path} list different packages"
+    assert {canonicalize_name(r.name) for r in declared} == set(pinned), (
+        f"pyproject.toml and {path} list different packages"
+    )
     for spec in declared:
         version = pinned[canonicalize_name(spec.name)]
         assert spec.specifier.contains(Version(version), prereleases=True), f"{spec} excludes the pinned {version}"

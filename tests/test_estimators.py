@@ -23,7 +23,10 @@ EXACT = {
     ),
     "cos 3z": (
         lambda z: torch.cos(3 * z),
-        lambda mu, s2: (-3 * torch.sin(3 * mu) * torch.exp(-9 * s2 / 2), -9 * s2 / 2 * torch.cos(3 * mu) * torch.exp(-9 * s2 / 2)),
+        lambda mu, s2: (
+            -3 * torch.sin(3 * mu) * torch.exp(-9 * s2 / 2),
+            -9 * s2 / 2 * torch.cos(3 * mu) * torch.exp(-9 * s2 / 2),
+        ),
     ),
 }
 
@@ -57,7 +60,9 @@ def test_pathwise_gradients_equal_rsample_gradients_for_the_same_noise():
     mu = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
     logvar = torch.tensor([0.2, -0.7, 1.1], dtype=torch.float64)
     f = lambda z: (torch.sin(z) * z).sum(-1)  # noqa: E731
-    g_mu, g_lv = reparameterization_gradient(f, mu, logvar, 5, generator=torch.Generator().manual_seed(7), per_sample=True)
+    g_mu, g_lv = reparameterization_gradient(
+        f, mu, logvar, 5, generator=torch.Generator().manual_seed(7), per_sample=True
+    )
     # The same noise through torch.distributions: Normal.rsample draws eps with torch.normal,
     # so feed the identical eps by drawing it ourselves with the same generator.
     eps = torch.randn((5, 3), generator=torch.Generator().manual_seed(7), dtype=torch.float64)
@@ -76,7 +81,9 @@ def test_pathwise_mean_gradient_matches_rsample_on_average():
     logvar = torch.tensor([-0.4], dtype=torch.float64, requires_grad=True)
     z = Normal(mu, torch.exp(0.5 * logvar)).rsample((200000,))
     torch.cos(z).mean().backward()
-    g_mu, g_lv = reparameterization_gradient(torch.cos, mu.detach(), logvar.detach(), 200000, generator=torch.Generator().manual_seed(1))
+    g_mu, g_lv = reparameterization_gradient(
+        torch.cos, mu.detach(), logvar.detach(), 200000, generator=torch.Generator().manual_seed(1)
+    )
     torch.testing.assert_close(g_mu, mu.grad, atol=5e-3, rtol=0)
     torch.testing.assert_close(g_lv, logvar.grad, atol=5e-3, rtol=0)
 
@@ -101,8 +108,12 @@ def test_reparameterize_is_reproducible_with_a_generator():
 def test_a_leave_one_out_mean_baseline_keeps_the_estimate_unbiased_and_helps_for_a_shifted_f():
     mu, logvar = torch.tensor([1.0], dtype=torch.float64), torch.tensor([0.0], dtype=torch.float64)
     f = lambda z: (z - 3).pow(2).sum(-1) + 100  # noqa: E731  (a large offset the baseline removes)
-    plain = score_function_gradient(f, mu, logvar, 20000, generator=torch.Generator().manual_seed(0), per_sample=True)[0]
-    loo = score_function_gradient(f, mu, logvar, 20000, baseline="mean", generator=torch.Generator().manual_seed(0), per_sample=True)[0]
+    plain = score_function_gradient(f, mu, logvar, 20000, generator=torch.Generator().manual_seed(0), per_sample=True)[
+        0
+    ]
+    loo = score_function_gradient(
+        f, mu, logvar, 20000, baseline="mean", generator=torch.Generator().manual_seed(0), per_sample=True
+    )[0]
     exact = torch.tensor([2 * (1.0 - 3)], dtype=torch.float64)  # d/dmu E[(z-3)^2] = 2 (mu - 3)
     assert _within_four_standard_errors(loo, exact)
     assert loo.var() < plain.var() / 50
@@ -111,7 +122,9 @@ def test_a_leave_one_out_mean_baseline_keeps_the_estimate_unbiased_and_helps_for
 def test_a_constant_baseline_does_not_change_the_expected_gradient():
     mu, logvar = torch.tensor([0.5], dtype=torch.float64), torch.tensor([0.3], dtype=torch.float64)
     f = lambda z: torch.cos(z).sum(-1)  # noqa: E731
-    g = score_function_gradient(f, mu, logvar, 40000, baseline=0.7, generator=torch.Generator().manual_seed(2), per_sample=True)
+    g = score_function_gradient(
+        f, mu, logvar, 40000, baseline=0.7, generator=torch.Generator().manual_seed(2), per_sample=True
+    )
     e_mu, e_lv = EXACT["cos z"][1](mu, logvar.exp())
     assert _within_four_standard_errors(g[0], e_mu) and _within_four_standard_errors(g[1], e_lv)
 
@@ -122,7 +135,9 @@ def test_per_example_objectives_only_use_their_own_example():
     logvar = torch.zeros(2, 1, dtype=torch.float64)
     weights = torch.tensor([1.0, 10.0], dtype=torch.float64)
     f = lambda z: weights * z.pow(2).sum(-1)  # noqa: E731  shape (S, 2)
-    g_mu, _ = reparameterization_gradient(f, mu, logvar, 4000, generator=torch.Generator().manual_seed(0), per_sample=True)
+    g_mu, _ = reparameterization_gradient(
+        f, mu, logvar, 4000, generator=torch.Generator().manual_seed(0), per_sample=True
+    )
     assert _within_four_standard_errors(g_mu, torch.tensor([[2.0], [-20.0]], dtype=torch.float64))
     s_mu, _ = score_function_gradient(f, mu, logvar, 40000, generator=torch.Generator().manual_seed(0), per_sample=True)
     assert _within_four_standard_errors(s_mu, torch.tensor([[2.0], [-20.0]], dtype=torch.float64))
@@ -134,8 +149,12 @@ def test_a_per_example_baseline_is_subtracted_from_its_own_example():
     logvar = torch.zeros(3, 3, dtype=torch.float64)
     f = lambda z: z.pow(2).sum(-1) + torch.tensor([0.0, 100.0, 0.0], dtype=torch.float64)  # noqa: E731
     baseline = torch.tensor([0.0, 100.0, 0.0], dtype=torch.float64)
-    with_baseline = score_function_gradient(f, mu, logvar, 8, baseline, generator=torch.Generator().manual_seed(0), per_sample=True)
-    without_offset = score_function_gradient(lambda z: z.pow(2).sum(-1), mu, logvar, 8, generator=torch.Generator().manual_seed(0), per_sample=True)
+    with_baseline = score_function_gradient(
+        f, mu, logvar, 8, baseline, generator=torch.Generator().manual_seed(0), per_sample=True
+    )
+    without_offset = score_function_gradient(
+        lambda z: z.pow(2).sum(-1), mu, logvar, 8, generator=torch.Generator().manual_seed(0), per_sample=True
+    )
     torch.testing.assert_close(with_baseline, without_offset)
 
 
@@ -189,4 +208,9 @@ def test_a_mean_baseline_needs_two_samples():
 
 def test_pathwise_needs_a_differentiable_f():
     with pytest.raises(ValueError, match="differentiable"):
-        reparameterization_gradient(lambda z: (z > 0).double().sum(-1), torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64), 3)
+        reparameterization_gradient(
+            lambda z: (z > 0).double().sum(-1),
+            torch.zeros(2, dtype=torch.float64),
+            torch.zeros(2, dtype=torch.float64),
+            3,
+        )

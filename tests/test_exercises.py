@@ -111,8 +111,16 @@ def pasted_exercises():
         first = next(cell.source for cell in nb.cells if cell.cell_type == "code")
         cells[str(exercise)] = [first, nb.cells[exercise.task_cell].source, nb.cells[exercise.check_cell].source]
     env = {**os.environ, "TQDM_DISABLE": "1", "MPLBACKEND": "Agg"}
-    done = subprocess.run([sys.executable, "-c", _PASTE], input=json.dumps(cells), capture_output=True,
-                          text=True, env=env, cwd=ROOT / "notebooks", timeout=600, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _PASTE],
+        input=json.dumps(cells),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT / "notebooks",
+        timeout=600,
+        check=True,
+    )
     return json.loads(done.stdout)
 
 
@@ -171,7 +179,9 @@ def test_the_student_notebook_runs_top_to_bottom_without_an_error(notebook, stud
 def test_an_undone_exercise_shows_one_not_implemented_line(exercise, student_runs):
     nb = student_runs[exercise.notebook].result()
     outputs = nb.cells[exercise.check_cell].outputs
-    assert not [o for o in outputs if o.output_type == "error"], [_error(o) for o in outputs if o.output_type == "error"]
+    assert not [o for o in outputs if o.output_type == "error"], [
+        _error(o) for o in outputs if o.output_type == "error"
+    ]
     text = "".join(_text(output) for output in outputs).strip()
     assert "not implemented yet" in text and len(text.splitlines()) == 1, repr(text)
 
@@ -187,10 +197,7 @@ def test_the_student_notebook_holds_no_solution_text(exercise):
     # A solution line may also occur outside the solution regions (say, a formula the prose
     # derives first): it must not occur in the student notebook more often than there.
     outside = [line for cell in source.cells for line in split_solution(cell.source)[1]]
-    leaked = [
-        line for line in exercise.solution
-        if student_lines.count(line) > outside.count(line)
-    ]
+    leaked = [line for line in exercise.solution if student_lines.count(line) > outside.count(line)]
     assert not leaked, f"{exercise}: solution lines left in the student notebook: {leaked}"
 
 

@@ -77,7 +77,9 @@ def test_kl_stays_finite_for_extreme_but_legal_log_variances():
     logvar = torch.linspace(-30, 20, 101)
     kl = gaussian_kl(torch.zeros_like(logvar).unsqueeze(-1), logvar.unsqueeze(-1))
     assert torch.isfinite(kl).all()
-    torch.testing.assert_close(kl.double(), torch_kl(torch.zeros(101, dtype=torch.float64), logvar.double()), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(
+        kl.double(), torch_kl(torch.zeros(101, dtype=torch.float64), logvar.double()), rtol=1e-5, atol=1e-5
+    )
 
 
 @settings(max_examples=25, deadline=None)

@@ -31,7 +31,9 @@ def test_bernoulli_for_grey_pixels_is_the_definition_in_exact_arithmetic(logit, 
     mpmath.mp.dps = 60
     p = 1 / (1 + mpmath.exp(-mpmath.mpf(logit)))
     expected = float(mpmath.mpf(pixel) * mpmath.log(p) + (1 - mpmath.mpf(pixel)) * mpmath.log(1 - p))
-    got = bernoulli_log_likelihood(torch.tensor([[logit]], dtype=torch.float64), torch.tensor([[pixel]], dtype=torch.float64))
+    got = bernoulli_log_likelihood(
+        torch.tensor([[logit]], dtype=torch.float64), torch.tensor([[pixel]], dtype=torch.float64)
+    )
     assert got.item() == pytest.approx(expected, rel=1e-12, abs=1e-300)
 
 
@@ -66,7 +68,10 @@ def test_gaussian_matches_torch_distributions_with_its_constant():
 
 def test_gaussian_at_half_variance_is_minus_squared_error_plus_a_constant():
     gen = torch.Generator().manual_seed(2)
-    mean, x = torch.randn(4, 10, generator=gen, dtype=torch.float64), torch.randn(4, 10, generator=gen, dtype=torch.float64)
+    mean, x = (
+        torch.randn(4, 10, generator=gen, dtype=torch.float64),
+        torch.randn(4, 10, generator=gen, dtype=torch.float64),
+    )
     got = gaussian_log_likelihood(mean, x, sigma=math.sqrt(0.5))
     expected = -((x - mean) ** 2).sum(1) - 10 / 2 * math.log(math.pi)
     torch.testing.assert_close(got, expected)

@@ -58,7 +58,9 @@ def test_reference_configuration_is_784_400_20():
     model = VAE((28, 28), 20, (400,))
     sizes = [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, torch.nn.Linear)]
     assert sizes == [(784, 400), (400, 40), (20, 400), (400, 784)]
-    assert sum(p.numel() for p in model.parameters()) == 784 * 400 + 400 + 400 * 40 + 40 + 20 * 400 + 400 + 400 * 784 + 784
+    assert (
+        sum(p.numel() for p in model.parameters()) == 784 * 400 + 400 + 400 * 40 + 40 + 20 * 400 + 400 + 400 * 784 + 784
+    )
     assert "784-400-20" in repr(model)
 
 
@@ -225,7 +227,8 @@ def test_log_weights_average_to_the_elbo_and_give_the_bound():
     torch.testing.assert_close(log_w.mean(0), elbo, atol=0.05, rtol=0)
     few = model.log_weights(x, 9, generator=torch.Generator().manual_seed(2))
     torch.testing.assert_close(
-        vaecourse.iwae_bound(few), model.log_likelihood(x, 9, generator=torch.Generator().manual_seed(2)))
+        vaecourse.iwae_bound(few), model.log_likelihood(x, 9, generator=torch.Generator().manual_seed(2))
+    )
 
 
 @pytest.mark.parametrize("value", [1000.0, -1000.0])

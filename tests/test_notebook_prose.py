@@ -70,29 +70,39 @@ ALLOWED: dict[str, dict[str, str]] = {
 }
 
 VAGUE = [
-    (re.compile(r"within a few (?:of (?:its|their) )?standard errors", re.I),
-     "say how many standard errors: print the largest deviation and quote it"),
-    (re.compile(r"\bcent(?:red|ered) on the exact", re.I),
-     "a histogram's centre is not its mean: say what was measured (the mean of the estimates)"),
+    (
+        re.compile(r"within a few (?:of (?:its|their) )?standard errors", re.I),
+        "say how many standard errors: print the largest deviation and quote it",
+    ),
+    (
+        re.compile(r"\bcent(?:red|ered) on the exact", re.I),
+        "a histogram's centre is not its mean: say what was measured (the mean of the estimates)",
+    ),
 ]
 REPRODUCE = re.compile(r"\breproduc\w*\b", re.I)
 CONSTANTS = [
-    (re.compile(r"(\d+) latent dimensions of (?:a real|the course's|a) VAE", re.I), 20,
-     "the course's VAE has 20 latent dimensions (notebook 06)"),
+    (
+        re.compile(r"(\d+) latent dimensions of (?:a real|the course's|a) VAE", re.I),
+        20,
+        "the course's VAE has 20 latent dimensions (notebook 06)",
+    ),
 ]
 
 # numbers as prose writes them: 2,000 / 100_000 / -4.235 / 1.6e-11 / 2.43e+08; no sign (see below)
 NUMBER = re.compile(r"(?<![\w.^_{\\/])(\d+(?:[,_]\d{3})*(?:\.\d+)?(?:[eE][-+−]?\d+)?)(%?)(?![\d]|[A-Za-wyz_(])")
 POWER_OF_TEN = re.compile(r"10\^\{?(-?\d+)\}?")
 SKIPPED = [
-    re.compile(r"`[^`]*`"),                         # code spans: names and arguments, not results
-    re.compile(r"\]\([^)]*\)"),                     # link targets
+    re.compile(r"`[^`]*`"),  # code spans: names and arguments, not results
+    re.compile(r"\]\([^)]*\)"),  # link targets
     re.compile(r"https?://\S+"),
     re.compile(r"<!--.*?-->", re.S),
-    re.compile(r"^#+\s*[\d.]+", re.M),              # heading numbers
-    re.compile(r"\b\d\d_[a-z_]+\b"),                # notebook names
-    re.compile(r"\b(?:sections?|notebooks?|exercises?|table|fig(?:ure)?\.?|appendix|chapter|issue)\s+#?\d+(?:\.\d+)?"
-               r"(?:\s*(?:,|and|or|to|-|–)\s*\d+(?:\.\d+)?)*", re.I),
+    re.compile(r"^#+\s*[\d.]+", re.M),  # heading numbers
+    re.compile(r"\b\d\d_[a-z_]+\b"),  # notebook names
+    re.compile(
+        r"\b(?:sections?|notebooks?|exercises?|table|fig(?:ure)?\.?|appendix|chapter|issue)\s+#?\d+(?:\.\d+)?"
+        r"(?:\s*(?:,|and|or|to|-|–)\s*\d+(?:\.\d+)?)*",
+        re.I,
+    ),
     re.compile(r"\b(?:19[5-9]\d|20[0-4]\d)\b(?![,.]\d)"),  # years of citations
 ]
 
@@ -155,7 +165,9 @@ def evidence(notebook: dict, before: int | None = None) -> list[float]:
                 text = "".join(text) if isinstance(text, list) else text
                 values += [_value(m) for m in re.findall(r"\d+(?:,\d{3})*(?:\.\d+)?(?:[eE][-+]?\d+)?", text)]
     for cell in code:
-        source = "\n".join(line for line in "".join(cell["source"]).splitlines() if not line.lstrip().startswith(("%", "!")))
+        source = "\n".join(
+            line for line in "".join(cell["source"]).splitlines() if not line.lstrip().startswith(("%", "!"))
+        )
         try:
             tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
         except (tokenize.TokenError, IndentationError):
@@ -177,7 +189,9 @@ def backed(text: str, candidates: list[float], values: list[float]) -> bool:
 
 
 def markdown_cells(notebook: dict) -> list[tuple[int, str]]:
-    return [(i, "".join(c["source"])) for i, c in enumerate(notebook["cells"]) if c["cell_type"] == "markdown" and i > 0]
+    return [
+        (i, "".join(c["source"])) for i, c in enumerate(notebook["cells"]) if c["cell_type"] == "markdown" and i > 0
+    ]
 
 
 def unbacked_numbers(notebook: dict, allowed: dict[str, str]) -> list[str]:
@@ -200,7 +214,9 @@ def vague_claims(notebook: dict) -> list[str]:
             if REPRODUCE.search(sentence) and cites and not re.search(r"\d\.\d", sentence):
                 problems.append(f"cell {index}: {sentence[:60]!r}...: say which published numbers are reproduced")
         for pattern, expected, reason in CONSTANTS:
-            problems += [f"cell {index}: {m.group(0)!r}: {reason}" for m in pattern.finditer(text) if int(m.group(1)) != expected]
+            problems += [
+                f"cell {index}: {m.group(0)!r}: {reason}" for m in pattern.finditer(text) if int(m.group(1)) != expected
+            ]
     return problems
 
 
@@ -221,23 +237,33 @@ def test_every_allowance_is_still_needed():
         path = NOTEBOOK_DIR / f"{stem}.ipynb"
         assert path.exists(), f"ALLOWED names {stem}, which is not a notebook"
         notebook = json.loads(path.read_text())
-        quotes = [(written, candidates, index) for index, text in markdown_cells(notebook)
-                  for written, candidates in prose_numbers(text)]
+        quotes = [
+            (written, candidates, index)
+            for index, text in markdown_cells(notebook)
+            for written, candidates in prose_numbers(text)
+        ]
         for allowed_number in allowed:
             places = [(candidates, index) for written, candidates, index in quotes if written == allowed_number]
             assert places, f"{stem}: {allowed_number!r} is allowed but no longer quoted"
-            assert any(not backed(allowed_number, candidates, evidence(notebook, before=index))
-                       for candidates, index in places), f"{stem}: {allowed_number!r} is now printed; drop it from ALLOWED"
+            assert any(
+                not backed(allowed_number, candidates, evidence(notebook, before=index)) for candidates, index in places
+            ), f"{stem}: {allowed_number!r} is now printed; drop it from ALLOWED"
 
 
 # The guard itself, on the cases it was written for (issue 13), so that a change to it that stops
 # catching them fails here.
 def _notebook(markdown: str, output: str = "", code: str = "") -> dict:
-    return {"cells": [
-        {"cell_type": "markdown", "source": "# title"},
-        {"cell_type": "code", "source": code, "outputs": [{"output_type": "stream", "name": "stdout", "text": output}]},
-        {"cell_type": "markdown", "source": markdown},
-    ]}
+    return {
+        "cells": [
+            {"cell_type": "markdown", "source": "# title"},
+            {
+                "cell_type": "code",
+                "source": code,
+                "outputs": [{"output_type": "stream", "name": "stdout", "text": output}],
+            },
+            {"cell_type": "markdown", "source": markdown},
+        ]
+    }
 
 
 def test_the_guard_accepts_a_rounded_quote_and_a_parameter_and_refuses_a_drifted_number():
@@ -251,9 +277,11 @@ def test_the_guard_accepts_a_rounded_quote_and_a_parameter_and_refuses_a_drifted
 
 
 def test_the_guard_refuses_the_vague_phrases_of_issue_13():
-    for text in ["every measurement lies within a few of its standard errors",
-                 "Every histogram is centred on the exact gradient",
-                 "The exact values reproduce Mohamed, Rosca, Figurnov and Mnih (2020, section 3).",
-                 "with the 32 latent dimensions of a real VAE the grid would be huge"]:
+    for text in [
+        "every measurement lies within a few of its standard errors",
+        "Every histogram is centred on the exact gradient",
+        "The exact values reproduce Mohamed, Rosca, Figurnov and Mnih (2020, section 3).",
+        "with the 32 latent dimensions of a real VAE the grid would be huge",
+    ]:
         assert vague_claims(_notebook(text)), text
     assert not vague_claims(_notebook("the mean lies within 1.99 standard errors; 20 latent dimensions of a real VAE"))

@@ -47,9 +47,21 @@ def test_a_built_wheel_carries_the_mnist_files_and_loads_them_without_the_reposi
 
     root = Path(__file__).resolve().parents[1]
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "-q", "-w", str(tmp_path / "dist"), str(root)],
-        capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "--disable-pip-version-check",
+            "-q",
+            "-w",
+            str(tmp_path / "dist"),
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
     )
     assert build.returncode == 0, build.stderr
     (wheel,) = (tmp_path / "dist").glob("vaecourse-*.whl")
@@ -70,7 +82,10 @@ def test_a_built_wheel_carries_the_mnist_files_and_loads_them_without_the_reposi
         "print(vaecourse.__file__); print(len(ds), tuple(ds.images.shape[1:]))"
     )
     run = subprocess.run(
-        [sys.executable, "-c", code], cwd=elsewhere, capture_output=True, text=True,
+        [sys.executable, "-c", code],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
         env={"PATH": "/usr/bin:/bin", "VAECOURSE_OFFLINE": "1"},
     )
     assert run.returncode == 0, run.stderr

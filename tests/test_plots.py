@@ -12,8 +12,11 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from vaecourse import VAE, History  # noqa: E402
-from vaecourse import plots  # noqa: E402
+from vaecourse import (  # noqa: E402
+    VAE,
+    History,
+    plots,  # noqa: E402
+)
 
 
 @pytest.fixture
@@ -29,10 +32,18 @@ def x() -> torch.Tensor:
 
 @pytest.fixture
 def history() -> History:
-    return History(epoch=[1, 2, 3], step=[2, 4, 6], beta=[1.0] * 3, train_elbo=[-30.0, -25.0, -22.0],
-                   train_recon=[-28.0, -22.0, -18.0], train_kl=[2.0, 3.0, 4.0], val_elbo=[-31.0, -26.0, -24.0],
-                   val_recon=[-29.0, -23.0, -20.0], val_kl=[2.0, 3.0, 4.0],
-                   step_elbo=[-40.0, -30.0, -28.0, -24.0, -23.0, -21.0])
+    return History(
+        epoch=[1, 2, 3],
+        step=[2, 4, 6],
+        beta=[1.0] * 3,
+        train_elbo=[-30.0, -25.0, -22.0],
+        train_recon=[-28.0, -22.0, -18.0],
+        train_kl=[2.0, 3.0, 4.0],
+        val_elbo=[-31.0, -26.0, -24.0],
+        val_recon=[-29.0, -23.0, -20.0],
+        val_kl=[2.0, 3.0, 4.0],
+        step_elbo=[-40.0, -30.0, -28.0, -24.0, -23.0, -21.0],
+    )
 
 
 def _checked(fig: object) -> Figure:

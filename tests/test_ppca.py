@@ -9,7 +9,6 @@ import pytest
 import scipy.linalg
 import torch
 from sklearn.decomposition import PCA
-
 from torch.distributions import MultivariateNormal, kl_divergence
 
 from vaecourse import VAE, LinearGaussianModel
@@ -40,9 +39,13 @@ def test_closed_form_noise_and_covariance_match_scikit_learn(data):
     n = data.shape[0]
     model = ppca_closed_form(data, 2)
     assert model.noise_std**2 == pytest.approx(pca.noise_variance_ * (n - 1) / n, rel=1e-10)
-    np.testing.assert_allclose(model.marginal_covariance().numpy(), pca.get_covariance() * (n - 1) / n, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        model.marginal_covariance().numpy(), pca.get_covariance() * (n - 1) / n, rtol=1e-9, atol=1e-12
+    )
     # and its log-likelihood is the Gaussian log-density with that covariance
-    pca_model = torch.distributions.MultivariateNormal(torch.as_tensor(pca.mean_), torch.as_tensor(pca.get_covariance() * (n - 1) / n))
+    pca_model = torch.distributions.MultivariateNormal(
+        torch.as_tensor(pca.mean_), torch.as_tensor(pca.get_covariance() * (n - 1) / n)
+    )
     assert ppca_log_likelihood(data, model).item() == pytest.approx(pca_model.log_prob(data).mean().item(), rel=1e-10)
 
 
@@ -169,7 +172,9 @@ def test_the_learning_rate_decays_geometrically_to_its_final_value():
 
     torch.optim.Adam.step = spy
     try:
-        fit_with_lr_decay(model, torch.randn(8, 3), epochs=2, decay_epochs=3, batch_size=8, lr=1e-2, final_lr=1e-5, device="cpu")
+        fit_with_lr_decay(
+            model, torch.randn(8, 3), epochs=2, decay_epochs=3, batch_size=8, lr=1e-2, final_lr=1e-5, device="cpu"
+        )
     finally:
         torch.optim.Adam.step = original
     assert seen[:2] == [1e-2, 1e-2]
@@ -227,7 +232,10 @@ def test_rotating_w_keeps_the_likelihood_and_opens_a_gap_unless_the_columns_stay
     truth = LinearGaussianModel.random(8, 2, noise_std=0.5, generator=g)
     x, _ = truth.sample(500, g)
     ppca = ppca_closed_form(x, 2)  # orthogonal columns
-    gap = lambda m: mean_field_gap(torch.eye(2, dtype=torch.float64) + m.W.T @ m.W / m.noise_std**2).item()
+
+    def gap(m):
+        return mean_field_gap(torch.eye(2, dtype=torch.float64) + m.W.T @ m.W / m.noise_std**2).item()
+
     for degrees in (0, 90, 180):
         assert gap(rotated(ppca, degrees)) == pytest.approx(0.0, abs=1e-9)
     for degrees in (20, 45, 120):

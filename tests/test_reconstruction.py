@@ -55,8 +55,9 @@ def test_the_standard_error_falls_like_one_over_root_l(toy):
     model, x, mu, logvar = toy
     f = lambda z: model.log_likelihood(x, z)  # noqa: E731
     g = torch.Generator().manual_seed(3)
-    spread = {L: torch.stack([monte_carlo_reconstruction(f, mu, logvar, L, g) for _ in range(400)]).std(0)
-              for L in (1, 16)}
+    spread = {
+        L: torch.stack([monte_carlo_reconstruction(f, mu, logvar, L, g) for _ in range(400)]).std(0) for L in (1, 16)
+    }
     ratio = spread[1] / spread[16]
     assert ((ratio > 3.0) & (ratio < 5.3)).all(), ratio
 

@@ -29,7 +29,9 @@ def test_a_solution_region_becomes_one_stub_line_naming_its_function():
 
 
 def test_each_region_of_a_cell_names_its_own_function():
-    source = TASK.replace("x = 1", "class A:\n    def grad(self):\n        # BEGIN SOLUTION\n        return 0\n        # END SOLUTION")
+    source = TASK.replace(
+        "x = 1", "class A:\n    def grad(self):\n        # BEGIN SOLUTION\n        return 0\n        # END SOLUTION"
+    )
     cleared = clear_solutions(source)
     assert '    raise NotImplementedError("kl: ' in cleared
     assert '        raise NotImplementedError("grad: ' in cleared and "return 0" not in cleared
@@ -108,7 +110,11 @@ def test_exercises_are_found_with_their_check_and_title():
     nb.cells.append(nbformat.v4.new_code_cell("# BEGIN SOLUTION\ny = 2\n# END SOLUTION"))
     first, second = find_exercises(nb, "01_x.ipynb")
     assert (first.task_cell, first.check_cell, first.function, first.check, first.title) == (
-        2, 3, "kl", "check_kl", "the KL of a batch"
+        2,
+        3,
+        "kl",
+        "check_kl",
+        "the KL of a batch",
     )
     assert first.solution == ("s2 = logvar.exp()", "return 0.5 * (mu**2 + s2 - logvar - 1).sum(-1)")
     assert (second.check_cell, second.function, second.check, second.title) == (-1, "", "", "a bare region")

@@ -101,7 +101,9 @@ def test_importance_weighted_bound_lies_between_elbo_and_log_p_x_and_approaches_
     # Average 2,000 independent draws of L_K to estimate its expectation for each K.
     bounds, errors = [], []
     for k in (1, 10, 100, 1000):
-        draws = iwae_bound(model.log_weights(x.expand(2000, -1), mu.expand(2000, -1), logvar.expand(2000, -1), k, gen), dim=0)
+        draws = iwae_bound(
+            model.log_weights(x.expand(2000, -1), mu.expand(2000, -1), logvar.expand(2000, -1), k, gen), dim=0
+        )
         bounds.append(draws.mean().item())
         errors.append(4 * draws.std().item() / 2000**0.5)
     assert abs(bounds[0] - elbo) <= errors[0]
@@ -115,10 +117,19 @@ def test_model_rejects_bad_input():
     with pytest.raises(ValueError, match=r"x must have shape \(\.\.\., 4\)"):
         model.log_marginal(torch.zeros(2, 3, dtype=torch.float64))
     with pytest.raises(ValueError, match=r"mu and logvar must have shape \(2, 2\)"):
-        model.elbo(torch.zeros(2, 4, dtype=torch.float64), torch.zeros(2, 3, dtype=torch.float64), torch.zeros(2, 3, dtype=torch.float64))
+        model.elbo(
+            torch.zeros(2, 4, dtype=torch.float64),
+            torch.zeros(2, 3, dtype=torch.float64),
+            torch.zeros(2, 3, dtype=torch.float64),
+        )
     with pytest.raises(ValueError, match="noise_std must be a finite number > 0"):
         LinearGaussianModel(torch.zeros(3, 2), torch.zeros(3), 0.0)
     with pytest.raises(ValueError, match=r"b must have shape \(3,\)"):
         LinearGaussianModel(torch.zeros(3, 2), torch.zeros(2), 1.0)
     with pytest.raises(ValueError, match="num_samples must be an integer >= 1"):
-        model.monte_carlo_elbo(torch.zeros(4, dtype=torch.float64), torch.zeros(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64), 0)
+        model.monte_carlo_elbo(
+            torch.zeros(4, dtype=torch.float64),
+            torch.zeros(2, dtype=torch.float64),
+            torch.zeros(2, dtype=torch.float64),
+            0,
+        )

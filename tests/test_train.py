@@ -10,7 +10,6 @@ import vaecourse
 from vaecourse import VAE, History, fit
 from vaecourse.train import _device, default_optimizer, training_loss
 
-
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
@@ -60,27 +59,65 @@ def test_two_runs_with_the_same_seed_give_identical_histories(digits):
     runs = []
     for _ in range(2):
         model = _model()
-        history = fit(model, digits[:600], digits[600:800], epochs=2, batch_size=50, binarize="dynamic",
-                      seed=7, device="cpu", progress=False)
+        history = fit(
+            model,
+            digits[:600],
+            digits[600:800],
+            epochs=2,
+            batch_size=50,
+            binarize="dynamic",
+            seed=7,
+            device="cpu",
+            progress=False,
+        )
         runs.append((history, _params(model)))
     assert runs[0][0] == runs[1][0]
     assert all(torch.equal(a, b) for a, b in zip(runs[0][1], runs[1][1]))
-    other = fit(_model(), digits[:600], epochs=2, batch_size=50, binarize="dynamic", seed=8, device="cpu",
-                progress=False)
+    other = fit(
+        _model(), digits[:600], epochs=2, batch_size=50, binarize="dynamic", seed=8, device="cpu", progress=False
+    )
     assert other.train_elbo != runs[0][0].train_elbo
 
 
 def test_resumed_training_continues_the_same_history(digits):
     straight_model = _model()
-    straight = fit(straight_model, digits[:400], digits[400:500], epochs=3, batch_size=64, lr=1e-3, seed=3, device="cpu",
-                   progress=False)
+    straight = fit(
+        straight_model,
+        digits[:400],
+        digits[400:500],
+        epochs=3,
+        batch_size=64,
+        lr=1e-3,
+        seed=3,
+        device="cpu",
+        progress=False,
+    )
 
     model = _model()
     optimizer = default_optimizer(model, lr=1e-3)  # what fit makes, kept across the two calls
-    first = fit(model, digits[:400], digits[400:500], epochs=2, batch_size=64, seed=3, device="cpu",
-                progress=False, optimizer=optimizer)
-    resumed = fit(model, digits[:400], digits[400:500], epochs=1, batch_size=64, seed=3, device="cpu",
-                  progress=False, history=first, optimizer=optimizer)
+    first = fit(
+        model,
+        digits[:400],
+        digits[400:500],
+        epochs=2,
+        batch_size=64,
+        seed=3,
+        device="cpu",
+        progress=False,
+        optimizer=optimizer,
+    )
+    resumed = fit(
+        model,
+        digits[:400],
+        digits[400:500],
+        epochs=1,
+        batch_size=64,
+        seed=3,
+        device="cpu",
+        progress=False,
+        history=first,
+        optimizer=optimizer,
+    )
     assert len(first) == 2  # the given history is not changed
     assert resumed.epoch == [1, 2, 3] and resumed.step == straight.step
     assert resumed == straight  # same seed streams per epoch, same Adam moments: bit for bit
@@ -88,8 +125,18 @@ def test_resumed_training_continues_the_same_history(digits):
 
 
 def test_history_round_trips_through_plain_data():
-    history = History(epoch=[1], step=[3], beta=[1.0], train_elbo=[-1.5], train_recon=[-1.0], train_kl=[0.5],
-                      val_elbo=[None], val_recon=[None], val_kl=[None], step_elbo=[-2.0, -1.5, -1.0])
+    history = History(
+        epoch=[1],
+        step=[3],
+        beta=[1.0],
+        train_elbo=[-1.5],
+        train_recon=[-1.0],
+        train_kl=[0.5],
+        val_elbo=[None],
+        val_recon=[None],
+        val_kl=[None],
+        step_elbo=[-2.0, -1.5, -1.0],
+    )
     data = history.to_dict()
     assert all(isinstance(v, list) for v in data.values())
     assert History.from_dict(data) == history
@@ -128,8 +175,16 @@ def test_fused_and_default_adam_train_alike(digits):
 def test_a_larger_beta_buys_a_smaller_kl(digits):
     kls = {}
     for beta in (0.2, 1.0, 5.0):
-        history = fit(_model(latent_dim=4), digits[:800], epochs=3, batch_size=64, lr=3e-3, beta=beta,
-                      device="cpu", progress=False)
+        history = fit(
+            _model(latent_dim=4),
+            digits[:800],
+            epochs=3,
+            batch_size=64,
+            lr=3e-3,
+            beta=beta,
+            device="cpu",
+            progress=False,
+        )
         kls[beta] = history.train_kl[-1]
         assert history.beta == [beta] * 3
     assert kls[0.2] > kls[1.0] > kls[5.0]
@@ -143,8 +198,9 @@ def test_warm_up_anneals_beta_linearly_from_zero(digits, kwargs):
 
 def test_warm_up_continues_across_a_resumed_run(digits):
     first = fit(_model(), digits[:640], epochs=1, batch_size=64, warmup_epochs=4, device="cpu", progress=False)
-    resumed = fit(_model(), digits[:640], epochs=1, batch_size=64, warmup_epochs=4, device="cpu", progress=False,
-                  history=first)
+    resumed = fit(
+        _model(), digits[:640], epochs=1, batch_size=64, warmup_epochs=4, device="cpu", progress=False, history=first
+    )
     assert resumed.beta == pytest.approx([0.25, 0.5])
 
 
@@ -191,12 +247,14 @@ def test_score_function_encoder_gradient_is_the_package_estimator_with_a_leave_o
 
     def f(z):  # log p(x|z) per example: (S, B, d) -> (S, B)
         return -torch.nn.functional.binary_cross_entropy_with_logits(
-            model.decoder(z), x.expand(z.shape[0], *x.shape), reduction="none").sum(-1)
+            model.decoder(z), x.expand(z.shape[0], *x.shape), reduction="none"
+        ).sum(-1)
 
     recon = terms.recon
     baseline = (recon.sum() - recon) / (batch - 1)
     expected = vaecourse.score_function_gradient(
-        f, mu.detach(), logvar.detach(), 1, baseline=baseline, generator=torch.Generator().manual_seed(5))
+        f, mu.detach(), logvar.detach(), 1, baseline=baseline, generator=torch.Generator().manual_seed(5)
+    )
     torch.testing.assert_close(grad_mu, expected[0])
     torch.testing.assert_close(grad_logvar, expected[1])
 
@@ -213,8 +271,9 @@ def test_score_function_encoder_gradient_is_unbiased():
 
 def _grads_s(model: VAE, x: torch.Tensor, estimator: str, num_samples: int, seed: int) -> dict[str, torch.Tensor]:
     model.zero_grad()
-    loss, _ = training_loss(model, x, estimator=estimator, num_samples=num_samples,
-                            generator=torch.Generator().manual_seed(seed))
+    loss, _ = training_loss(
+        model, x, estimator=estimator, num_samples=num_samples, generator=torch.Generator().manual_seed(seed)
+    )
     loss.backward()
     return {name: p.grad.clone() for name, p in model.named_parameters()}
 
@@ -228,7 +287,8 @@ def test_several_draws_average_the_reconstruction_term_as_torch_distributions_do
     z = mu + torch.exp(0.5 * logvar) * eps
     logp = torch.distributions.Bernoulli(logits=model.decoder(z)).log_prob(x).sum(-1)  # (4, 5)
     kl = torch.distributions.kl_divergence(
-        torch.distributions.Normal(mu, torch.exp(0.5 * logvar)), torch.distributions.Normal(0.0, 1.0)).sum(-1)
+        torch.distributions.Normal(mu, torch.exp(0.5 * logvar)), torch.distributions.Normal(0.0, 1.0)
+    ).sum(-1)
     torch.testing.assert_close(terms.recon, logp.mean(0).detach())
     torch.testing.assert_close(terms.elbo, (logp.mean(0) - kl).detach())
 
@@ -258,8 +318,9 @@ def test_a_per_example_baseline_does_not_depend_on_the_other_examples():
         xb[1] = other
         mu, logvar = (t.detach().requires_grad_(True) for t in model._encode_flat(xb))
         model._encode_flat = lambda _x, mu=mu, logvar=logvar: (mu, logvar)
-        loss, _ = training_loss(model, xb, estimator="score_function", num_samples=3,
-                                generator=torch.Generator().manual_seed(4))
+        loss, _ = training_loss(
+            model, xb, estimator="score_function", num_samples=3, generator=torch.Generator().manual_seed(4)
+        )
         loss.backward()
         grads.append((mu.grad[0].clone(), logvar.grad[0].clone()))
         del model._encode_flat
@@ -270,8 +331,9 @@ def test_a_per_example_baseline_does_not_depend_on_the_other_examples():
 def test_fit_with_the_score_function_estimator_raises_the_elbo_more_slowly(digits):
     results = {}
     for estimator in ("reparameterization", "score_function"):
-        results[estimator] = fit(_model(), digits[:1024], epochs=3, batch_size=64, lr=3e-3, estimator=estimator,
-                                 device="cpu", progress=False).train_elbo
+        results[estimator] = fit(
+            _model(), digits[:1024], epochs=3, batch_size=64, lr=3e-3, estimator=estimator, device="cpu", progress=False
+        ).train_elbo
         assert results[estimator][-1] > results[estimator][0]
     assert results["reparameterization"][-1] > results["score_function"][-1]
 

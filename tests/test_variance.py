@@ -78,7 +78,8 @@ def test_objectives_broadcast_mu_against_sigma():
 
 
 @pytest.mark.parametrize(
-    "kind, k, name", [("square", 0, "z^2"), ("square", 3, "(z - 3)^2"), ("cos", 5, "cos(5z)"), ("peak", 10, "exp(-10 z^2)")]
+    "kind, k, name",
+    [("square", 0, "z^2"), ("square", 3, "(z - 3)^2"), ("cos", 5, "cos(5z)"), ("peak", 10, "exp(-10 z^2)")],
 )
 def test_objectives_have_readable_names(kind, k, name):
     assert objective(kind, k).name == name
@@ -187,7 +188,9 @@ def test_monte_carlo_variances_of_the_package_estimators_match_the_exact_ones(ki
     sigma = 0.8
     gen = torch.Generator().manual_seed(11)
     for wrt in ("mu", "sigma"):
-        b = {None: None, "mean": gaussian_expectation(f, 0.5, sigma), "optimal": optimal_baseline(f, 0.5, sigma, wrt)}[baseline]
+        b = {None: None, "mean": gaussian_expectation(f, 0.5, sigma), "optimal": optimal_baseline(f, 0.5, sigma, wrt)}[
+            baseline
+        ]
         g_mu, g_logvar = score_function_gradient(f, mu, logvar, 100_000, baseline=b, generator=gen, per_sample=True)
         samples = g_mu if wrt == "mu" else g_logvar * 2 / sigma  # chain rule: d/dsigma = d/dlogvar * 2 / sigma
         exact = exact_gradient_variance(f, 0.5, sigma, wrt=wrt, baseline=baseline)
@@ -204,7 +207,9 @@ def test_monte_carlo_confirms_the_growth_with_dimension():
     f = objective("square", 0)
     mu, logvar = torch.ones(8, dtype=torch.float64), torch.zeros(8, dtype=torch.float64)
     objective_sum = lambda z: f(z).sum(-1)  # noqa: E731
-    g_mu, _ = score_function_gradient(objective_sum, mu, logvar, 200_000, generator=torch.Generator().manual_seed(3), per_sample=True)
+    g_mu, _ = score_function_gradient(
+        objective_sum, mu, logvar, 200_000, generator=torch.Generator().manual_seed(3), per_sample=True
+    )
     assert _variance_within_five_standard_errors(g_mu[:, 0], exact_gradient_variance(f, 1.0, 1.0, dim=8))
 
 
@@ -248,7 +253,12 @@ def test_exact_variance_rejects_bad_input(kwargs, match):
 
 @pytest.mark.parametrize(
     "kind, k, match",
-    [("sine", 1, "kind must be one of"), ("peak", -1, "k must be >= 0"), ("cos", float("inf"), "k must be a finite"), ("cos", True, "k must be a finite")],
+    [
+        ("sine", 1, "kind must be one of"),
+        ("peak", -1, "k must be >= 0"),
+        ("cos", float("inf"), "k must be a finite"),
+        ("cos", True, "k must be a finite"),
+    ],
 )
 def test_objective_rejects_bad_input(kind, k, match):
     with pytest.raises(ValueError, match=match):
@@ -259,8 +269,9 @@ def test_objective_rejects_bad_input(kind, k, match):
 @pytest.mark.parametrize("wrt", ["mu", "sigma", "logvar"])
 def test_gradient_estimates_scatter_around_the_exact_gradient_with_the_exact_variance(estimator, baseline, wrt):
     f = objective("cos", 2)
-    estimates = gradient_estimates(f, 0.3, 0.7, 4, 20_000, estimator, wrt=wrt, baseline=baseline,
-                                   generator=torch.Generator().manual_seed(8))
+    estimates = gradient_estimates(
+        f, 0.3, 0.7, 4, 20_000, estimator, wrt=wrt, baseline=baseline, generator=torch.Generator().manual_seed(8)
+    )
     assert estimates.shape == (20_000,) and estimates.dtype == torch.float64
     g_mu, g_sigma = f.gradient(0.3, 0.7)
     exact = {"mu": g_mu, "sigma": g_sigma, "logvar": g_sigma * 0.7 / 2}[wrt].item()
@@ -298,7 +309,9 @@ def _toy(latent_dim=2):
     return model, x[0]
 
 
-@pytest.mark.parametrize("estimator, baseline", [("pathwise", None), ("score_function", None), ("score_function", "mean")])
+@pytest.mark.parametrize(
+    "estimator, baseline", [("pathwise", None), ("score_function", None), ("score_function", "mean")]
+)
 def test_elbo_gradient_is_unbiased_for_the_exact_elbo_gradient(estimator, baseline):
     model, x = _toy()
     mu = torch.tensor([0.3, -0.2], dtype=torch.float64, requires_grad=True)
@@ -306,7 +319,15 @@ def test_elbo_gradient_is_unbiased_for_the_exact_elbo_gradient(estimator, baseli
     exact = torch.autograd.grad(model.elbo(x, mu, logvar), (mu, logvar))
     gen = torch.Generator().manual_seed(6)
     draws = [
-        elbo_gradient(lambda z: model.log_likelihood(x, z), mu.detach(), logvar.detach(), 50, estimator, baseline=baseline, generator=gen)
+        elbo_gradient(
+            lambda z: model.log_likelihood(x, z),
+            mu.detach(),
+            logvar.detach(),
+            50,
+            estimator,
+            baseline=baseline,
+            generator=gen,
+        )
         for _ in range(400)
     ]
     for part, truth in enumerate(exact):
@@ -333,7 +354,9 @@ def test_fitting_with_the_exact_gradient_reaches_log_p_x_for_a_one_dimensional_l
         mu, logvar = mu.clone().requires_grad_(True), logvar.clone().requires_grad_(True)
         return torch.autograd.grad(model.elbo(x, mu, logvar), (mu, logvar))
 
-    mu, logvar, history = fit_gaussian(exact, mu0, logvar0, steps=400, lr=0.05, record=lambda m, lv: model.elbo(x, m, lv))
+    mu, logvar, history = fit_gaussian(
+        exact, mu0, logvar0, steps=400, lr=0.05, record=lambda m, lv: model.elbo(x, m, lv)
+    )
     assert history.shape == (401,)
     assert history[-1] == pytest.approx(model.log_marginal(x).item(), abs=1e-4)
     assert history[-1] > history[0]

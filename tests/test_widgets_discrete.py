@@ -38,8 +38,10 @@ def test_the_score_function_centres_on_the_exact_gradient(baseline):
 
 def test_baselines_shrink_the_spread():
     f, logits = toy_objective()
-    spread = {b: discrete_estimates(f, logits, "score_function", 4, baseline=b)["spread"]
-              for b in ["none", "leave-one-out", "exact E_q[f] (ideal NVIL)"]}
+    spread = {
+        b: discrete_estimates(f, logits, "score_function", 4, baseline=b)["spread"]
+        for b in ["none", "leave-one-out", "exact E_q[f] (ideal NVIL)"]
+    }
     assert spread["leave-one-out"] < spread["none"] and spread["exact E_q[f] (ideal NVIL)"] < spread["none"]
 
 

@@ -28,8 +28,12 @@ def test_the_likelihood_does_not_move_and_the_gap_is_the_kl_to_the_posterior(pro
     assert turned["log_likelihood"] == pytest.approx(base["log_likelihood"], abs=1e-9)
     assert base["gap"] == pytest.approx(0.0, abs=1e-9) and base["column_cosine"] == pytest.approx(0.0, abs=1e-9)
     # the gap is KL(q* || p(z|x)) with q* the diagonal Gaussian of variances q_var
-    posterior = MultivariateNormal(torch.zeros(2, dtype=torch.float64), torch.tensor(turned["posterior_cov"], dtype=torch.float64))
-    q = MultivariateNormal(torch.zeros(2, dtype=torch.float64), torch.diag(torch.tensor(turned["q_var"], dtype=torch.float64)))
+    posterior = MultivariateNormal(
+        torch.zeros(2, dtype=torch.float64), torch.tensor(turned["posterior_cov"], dtype=torch.float64)
+    )
+    q = MultivariateNormal(
+        torch.zeros(2, dtype=torch.float64), torch.diag(torch.tensor(turned["q_var"], dtype=torch.float64))
+    )
     assert turned["gap"] == pytest.approx(kl_divergence(q, posterior).item(), rel=1e-8)
     assert turned["elbo"] == pytest.approx(turned["log_likelihood"] - turned["gap"], abs=1e-9)
     assert turned["gap"] > 0.01 and abs(turned["column_cosine"]) > 0.1

@@ -24,7 +24,9 @@ def test_estimates_centre_on_the_exact_gradient_with_the_exact_spread(kind, k, e
 def test_the_spread_shrinks_like_one_over_root_s():
     # Var_1 = 30 for f = z^2 at mu = sigma = 1 (Mohamed et al. 2020), so the spread is sqrt(30 / S)
     for s in (1, 4, 100):
-        assert score_function_estimates("square", 0, s, num_estimates=10)["exact_std"] == pytest.approx(math.sqrt(30 / s))
+        assert score_function_estimates("square", 0, s, num_estimates=10)["exact_std"] == pytest.approx(
+            math.sqrt(30 / s)
+        )
 
 
 def test_the_estimates_are_reproducible():

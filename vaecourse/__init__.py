@@ -56,7 +56,19 @@ _LAZY: dict[str, str] = {
     "BinaryVAE": "discrete",
 }
 _SUBMODULES = {
-    "checks", "widgets", "plots", "data", "model", "train", "checkpoint", "ppca", "variance", "flows", "reconstruction", "budget", "discrete",
+    "checks",
+    "widgets",
+    "plots",
+    "data",
+    "model",
+    "train",
+    "checkpoint",
+    "ppca",
+    "variance",
+    "flows",
+    "reconstruction",
+    "budget",
+    "discrete",
 }  # imported on access
 
 __all__ = [

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import nbformat
 
@@ -91,8 +91,11 @@ def find_exercises(nb: nbformat.NotebookNode, name: str = "") -> list[Exercise]:
         function = functions[0] if functions else ""
         previous = found[-1].check_cell + 1 if found else 0
         title = _title(cells, previous, index) or function
-        found.append(Exercise(name, index, check_cell, function, calls[-1] if calls else "", title,
-                              tuple(split_solution(source)[0])))
+        found.append(
+            Exercise(
+                name, index, check_cell, function, calls[-1] if calls else "", title, tuple(split_solution(source)[0])
+            )
+        )
     return found
 
 

@@ -16,9 +16,7 @@ def float_tensor(name: str, value: object, *, finite: bool = True, min_dim: int 
     if not value.is_floating_point():
         raise ValueError(f"{name} must have a floating-point dtype, got {value.dtype}")
     if value.dim() < min_dim:
-        raise ValueError(
-            f"{name} must have at least {min_dim} dimension(s), got shape {tuple(value.shape)}"
-        )
+        raise ValueError(f"{name} must have at least {min_dim} dimension(s), got shape {tuple(value.shape)}")
     if finite and not bool(torch.isfinite(value).all()):
         raise ValueError(f"{name} must contain only finite values (no NaN or inf)")
     return value
@@ -27,9 +25,7 @@ def float_tensor(name: str, value: object, *, finite: bool = True, min_dim: int 
 def same_shape(name_a: str, a: torch.Tensor, name_b: str, b: torch.Tensor) -> None:
     """Raise unless ``a`` and ``b`` have exactly the same shape (no broadcasting)."""
     if a.shape != b.shape:
-        raise ValueError(
-            f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}"
-        )
+        raise ValueError(f"{name_a} and {name_b} must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
 
 
 def gaussian_parameters(mu: object, logvar: object) -> None:

@@ -118,8 +118,7 @@ class Dataset:
         in_unit_interval("images", self.images)
         if self.labels.dtype != torch.int64 or self.labels.dim() != 1:
             raise ValueError(
-                f"labels must be int64 of shape (N,), got {self.labels.dtype} "
-                f"of shape {tuple(self.labels.shape)}"
+                f"labels must be int64 of shape (N,), got {self.labels.dtype} of shape {tuple(self.labels.shape)}"
             )
         if len(self.images) == 0 or len(self.images) != len(self.labels):
             raise ValueError(
@@ -211,9 +210,7 @@ def load_mnist(
     images = _read_idx(images_path, ndim=3)
     labels = _read_idx(labels_path, ndim=1)
     if len(images) != len(labels):
-        raise ValueError(
-            f"{images_file} holds {len(images)} images but {labels_file} holds {len(labels)} labels"
-        )
+        raise ValueError(f"{images_file} holds {len(images)} images but {labels_file} holds {len(labels)} labels")
     if labels.max() > 9:
         raise ValueError(f"{labels_file} holds labels up to {labels.max()}, expected digits 0-9")
     x = torch.from_numpy(np.array(images, dtype=np.float32)).div_(255.0)
@@ -294,8 +291,7 @@ def load_dataset(
     """
     if isinstance(name, str) and name in _RENAMED:
         raise ValueError(
-            f"name {name!r} was renamed: use {_RENAMED[name]!r} "
-            f"(choices: {', '.join(repr(n) for n in _NAMES)})"
+            f"name {name!r} was renamed: use {_RENAMED[name]!r} (choices: {', '.join(repr(n) for n in _NAMES)})"
         )
     name = _check_choice("name", name, _NAMES)
     if name == "sklearn-digits":
@@ -328,7 +324,13 @@ class _Fetcher:
     """
 
     def __init__(self, folder: Path, mirrors: list[str], offline: bool, timeout: tuple[float, float], progress: bool):
-        self.folder, self.mirrors, self.offline, self.timeout, self.progress = folder, mirrors, offline, timeout, progress
+        self.folder, self.mirrors, self.offline, self.timeout, self.progress = (
+            folder,
+            mirrors,
+            offline,
+            timeout,
+            progress,
+        )
         self.dead: dict[str, str] = {}  # mirror -> why it could not be reached
 
     def fetch(self, fname: str, known_hash: str) -> Path:
@@ -413,9 +415,7 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
     try:
         raw = gzip.decompress(path.read_bytes())
     except (OSError, EOFError, zlib.error) as exc:
-        raise ValueError(
-            f"{path} is not a valid gzip file ({exc}); delete it to fetch it again"
-        ) from exc
+        raise ValueError(f"{path} is not a valid gzip file ({exc}); delete it to fetch it again") from exc
     expected_magic = f"000008{ndim:02x}"
     if len(raw) < 4 or raw[:3] != b"\x00\x00\x08" or raw[3] != ndim:
         raise ValueError(
@@ -424,9 +424,7 @@ def _read_idx(path: Path, ndim: int) -> np.ndarray:
         )
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(
-            f"{path.name}: the IDX header is cut short ({len(raw)} bytes, expected {header})"
-        )
+        raise ValueError(f"{path.name}: the IDX header is cut short ({len(raw)} bytes, expected {header})")
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     if 0 in dims:
         raise ValueError(f"{path.name} is empty: its IDX header gives shape {dims}")
@@ -483,8 +481,7 @@ def _check_binarize(mode: object) -> str | None:
     if mode is None or mode == "fixed":
         return mode
     hint = (
-        "; dynamic binarization draws afresh every epoch: call vaecourse.data.binarize "
-        "in the training loop"
+        "; dynamic binarization draws afresh every epoch: call vaecourse.data.binarize in the training loop"
         if mode == "dynamic"
         else ""
     )
@@ -537,9 +534,7 @@ def _offline(offline: bool | None) -> bool:
         return False
     if value in ("1", "true", "yes"):
         return True
-    raise ValueError(
-        f"{ENV_OFFLINE} must be 1/true/yes or 0/false/no, got {os.environ[ENV_OFFLINE]!r}"
-    )
+    raise ValueError(f"{ENV_OFFLINE} must be 1/true/yes or 0/false/no, got {os.environ[ENV_OFFLINE]!r}")
 
 
 def _timeouts(timeout: object) -> tuple[float, float]:
@@ -553,21 +548,14 @@ def _checksums(checksums: Mapping[str, str] | None) -> dict[str, str]:
     table = dict(MNIST_MD5)
     if checksums is not None:
         if not isinstance(checksums, Mapping):
-            raise ValueError(
-                f"checksums must map file names to hashes, got {type(checksums).__name__}"
-            )
+            raise ValueError(f"checksums must map file names to hashes, got {type(checksums).__name__}")
         unknown = set(checksums) - set(MNIST_MD5)
         if unknown:
-            raise ValueError(
-                f"checksums names unknown files {sorted(unknown)}; "
-                f"expected some of {sorted(MNIST_MD5)}"
-            )
+            raise ValueError(f"checksums names unknown files {sorted(unknown)}; expected some of {sorted(MNIST_MD5)}")
         table.update(checksums)
     hashes = {}
     for fname, digest in table.items():
         if not isinstance(digest, str) or not re.fullmatch(r"(\w+:)?[0-9a-fA-F]+", digest):
-            raise ValueError(
-                f"checksums[{fname!r}] must be a hex digest such as an md5, got {digest!r}"
-            )
+            raise ValueError(f"checksums[{fname!r}] must be a hex digest such as an md5, got {digest!r}")
         hashes[fname] = digest if ":" in digest else f"md5:{digest}"
     return hashes

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -67,7 +67,9 @@ def _evaluate(f: Objective, z: torch.Tensor) -> torch.Tensor:
     if not isinstance(values, torch.Tensor):
         raise ValueError(f"f must return a torch.Tensor, got {type(values).__name__}")
     if tuple(values.shape) != tuple(z.shape[:-1]):
-        raise ValueError(f"f must map z of shape {tuple(z.shape)} to shape {tuple(z.shape[:-1])}, got {tuple(values.shape)}")
+        raise ValueError(
+            f"f must map z of shape {tuple(z.shape)} to shape {tuple(z.shape[:-1])}, got {tuple(values.shape)}"
+        )
     return values
 
 
@@ -113,7 +115,9 @@ def score_function(
     elif isinstance(baseline, torch.Tensor):
         float_tensor("baseline", baseline)
         if tuple(baseline.shape) not in ((), tuple(logits.shape[:-1])):
-            raise ValueError(f"baseline must be a scalar or of shape {tuple(logits.shape[:-1])}, got {tuple(baseline.shape)}")
+            raise ValueError(
+                f"baseline must be a scalar or of shape {tuple(logits.shape[:-1])}, got {tuple(baseline.shape)}"
+            )
         signal = signal - baseline.detach()
     elif baseline is not None:
         if isinstance(baseline, bool) or not isinstance(baseline, (int, float)):
@@ -171,7 +175,9 @@ ESTIMATORS: dict[str, Callable[..., torch.Tensor]] = {
 }
 
 
-def gradient(estimator: Callable[..., torch.Tensor] | str, f: Objective, logits: torch.Tensor, num_samples: int, **options) -> torch.Tensor:
+def gradient(
+    estimator: Callable[..., torch.Tensor] | str, f: Objective, logits: torch.Tensor, num_samples: int, **options
+) -> torch.Tensor:
     """The estimate of grad_logits E_q[f(z)] that ``estimator`` (a function of this module or
     its name in :data:`ESTIMATORS`) gives from ``num_samples`` draws per example: autograd of
     the mean of its surrogate. Shapes: logits (*batch, K) -> (*batch, K); each example's row is
@@ -196,7 +202,9 @@ def all_states(num_latents: int, dtype: torch.dtype | None = None) -> torch.Tens
     num_latents = positive_int("num_latents", num_latents)
     if num_latents > MAX_ENUMERATED:
         raise ValueError(f"num_latents must be at most {MAX_ENUMERATED} to enumerate 2^K states, got {num_latents}")
-    return torch.tensor(list(itertools.product((0.0, 1.0), repeat=num_latents)), dtype=dtype or torch.get_default_dtype())
+    return torch.tensor(
+        list(itertools.product((0.0, 1.0), repeat=num_latents)), dtype=dtype or torch.get_default_dtype()
+    )
 
 
 def exact_expectation(f: Objective, logits: torch.Tensor) -> torch.Tensor:
@@ -246,7 +254,9 @@ class BinaryVAE(nn.Module):
         self.num_pixels = positive_int("num_pixels", num_pixels)
         self.num_latents = positive_int("num_latents", num_latents)
         if self.num_latents > MAX_ENUMERATED:
-            raise ValueError(f"num_latents must be at most {MAX_ENUMERATED} (the states are enumerated), got {num_latents}")
+            raise ValueError(
+                f"num_latents must be at most {MAX_ENUMERATED} (the states are enumerated), got {num_latents}"
+            )
         hidden = positive_int("hidden", hidden)
         self.encoder = _mlp((self.num_pixels, hidden, self.num_latents))
         self.decoder = _mlp((self.num_latents, hidden, self.num_pixels))
@@ -304,7 +314,9 @@ class BinaryVAE(nn.Module):
         if estimator not in ESTIMATORS:
             raise ValueError(f"estimator must be 'exact' or one of {sorted(ESTIMATORS)}, got {estimator!r}")
         logits = self.encoder(x)
-        surrogate = ESTIMATORS[estimator](lambda z: self.log_px(x, z), logits, num_samples, generator=generator, **options)
+        surrogate = ESTIMATORS[estimator](
+            lambda z: self.log_px(x, z), logits, num_samples, generator=generator, **options
+        )
         return -(surrogate.mean(0) - bernoulli_kl_to_uniform(logits)).mean()
 
     @torch.no_grad()
@@ -344,7 +356,9 @@ def fit_binary(
     enumeration (the decoder does not see x, so the minibatch shares the 2^K decoded states). Taught in notebook 09_discrete_latents.
     """
     model.check_input(images)
-    epochs, batch_size, num_samples = (positive_int(n, v) for n, v in (("epochs", epochs), ("batch_size", batch_size), ("num_samples", num_samples)))
+    epochs, batch_size, num_samples = (
+        positive_int(n, v) for n, v in (("epochs", epochs), ("batch_size", batch_size), ("num_samples", num_samples))
+    )
     options: dict = {}
     nvil = baseline == "nvil"
     if estimator == "score_function":
@@ -371,9 +385,9 @@ def fit_binary(
                 logits = model.encoder(x)
                 seen: list[torch.Tensor] = []
 
-                def f(z: torch.Tensor) -> torch.Tensor:
-                    seen.append(model.log_px(x, z))
-                    return seen[-1]
+                def f(z: torch.Tensor) -> torch.Tensor:  # called within this iteration only
+                    seen.append(model.log_px(x, z))  # noqa: B023
+                    return seen[-1]  # noqa: B023
 
                 b = net(x).squeeze(-1) + centre
                 surrogate = score_function(f, logits, num_samples, baseline=b.detach(), generator=generator)

@@ -22,7 +22,7 @@ and build no graph back to them.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -33,9 +33,7 @@ __all__ = ["reparameterize", "score_function_gradient", "reparameterization_grad
 Objective = Callable[[torch.Tensor], torch.Tensor]
 
 
-def reparameterize(
-    mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None
-) -> torch.Tensor:
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw z ~ N(mu, diag(exp(logvar))) as z = mu + exp(logvar / 2) * eps, eps ~ N(0, I).
 
     The noise eps is a constant leaf of the graph, so gradients reach mu and logvar.

@@ -22,7 +22,8 @@ tests check that its terms agree with those functions and with ``torch.distribut
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -119,7 +120,9 @@ class VAE(nn.Module):
         self.likelihood = likelihood
         self.sigma = positive_float("sigma", sigma)
         if not isinstance(learn_sigma, bool) or (learn_sigma and likelihood != "gaussian"):
-            raise ValueError(f"learn_sigma must be True or False, and True only with likelihood='gaussian', got {learn_sigma!r}")
+            raise ValueError(
+                f"learn_sigma must be True or False, and True only with likelihood='gaussian', got {learn_sigma!r}"
+            )
         self.learn_sigma = learn_sigma
         self.num_pixels = math.prod(input_shape)
         self.encoder = _mlp((self.num_pixels, *hidden_dims, 2 * latent_dim))
@@ -153,7 +156,9 @@ class VAE(nn.Module):
     def extra_repr(self) -> str:
         sizes = "-".join(str(n) for n in (self.num_pixels, *self.hidden_dims, self.latent_dim))
         return f"{sizes}, likelihood={self.likelihood!r}" + (
-            f", {'learned sigma' if self.learn_sigma else 'sigma'}={self.noise_std:.4g}" if self.likelihood == "gaussian" else ""
+            f", {'learned sigma' if self.learn_sigma else 'sigma'}={self.noise_std:.4g}"
+            if self.likelihood == "gaussian"
+            else ""
         )
 
     # ------------------------------------------------------------------ input checks
@@ -251,9 +256,7 @@ class VAE(nn.Module):
         for name, t in (("q[0] (mu)", mu), ("q[1] (logvar)", logvar)):
             float_tensor(name, t)
             if tuple(t.shape) != (x_flat.shape[0], self.latent_dim):
-                raise ValueError(
-                    f"{name} must have shape ({x_flat.shape[0]}, {self.latent_dim}), got {tuple(t.shape)}"
-                )
+                raise ValueError(f"{name} must have shape ({x_flat.shape[0]}, {self.latent_dim}), got {tuple(t.shape)}")
         return mu.to(x_flat), logvar.to(x_flat).clamp(LOGVAR_MIN, LOGVAR_MAX)
 
     def elbo(
@@ -284,7 +287,11 @@ class VAE(nn.Module):
         return ElboTerms(recon - kl, recon, kl)
 
     def _log_weights(
-        self, x_flat: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, num_samples: int,
+        self,
+        x_flat: torch.Tensor,
+        mu: torch.Tensor,
+        logvar: torch.Tensor,
+        num_samples: int,
         generator: torch.Generator | None,
     ) -> torch.Tensor:
         eps = torch.randn((num_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
@@ -292,9 +299,7 @@ class VAE(nn.Module):
         return self._log_px(self.decoder(z), x_flat) + 0.5 * (eps.pow(2) + logvar - z.pow(2)).sum(-1)
 
     @torch.no_grad()
-    def log_weights(
-        self, x: torch.Tensor, num_samples: int, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
+    def log_weights(self, x: torch.Tensor, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
         """Importance log-weights w_k = log p(x|z_k) + log p(z_k) - log q(z_k|x), z_k ~ q(z|x).
 
         With z_k = mu + sigma * eps_k the 2 pi constants cancel:

@@ -13,7 +13,7 @@ Images need a model whose ``input_shape`` is (H, W).
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -171,8 +171,15 @@ def plot_latent_scatter(
         cmap = plt.get_cmap("tab10")
         for i, label in enumerate(np.unique(labels)):
             keep = labels == label
-            ax.scatter(mu[keep, 0], mu[keep, 1], s=10, marker=_MARKERS[i % len(_MARKERS)],
-                       color=cmap(i % 10), alpha=0.7, label=str(label))
+            ax.scatter(
+                mu[keep, 0],
+                mu[keep, 1],
+                s=10,
+                marker=_MARKERS[i % len(_MARKERS)],
+                color=cmap(i % 10),
+                alpha=0.7,
+                label=str(label),
+            )
         ax.legend(title="label", fontsize="small", markerscale=1.5, loc="center left", bbox_to_anchor=(1, 0.5))
     ax.set_xlabel("z_1 (posterior mean)")
     ax.set_ylabel("z_2 (posterior mean)")
@@ -222,7 +229,9 @@ def plot_latent_manifold(
 
 
 @torch.no_grad()
-def plot_interpolation(model: VAE, x_start: torch.Tensor, x_end: torch.Tensor, steps: int = 8, figsize=(6, 1.5)) -> Figure:
+def plot_interpolation(
+    model: VAE, x_start: torch.Tensor, x_end: torch.Tensor, steps: int = 8, figsize=(6, 1.5)
+) -> Figure:
     """E[x|z_t] along z_t = (1 - t) mu(x_start) + t mu(x_end), t from 0 to 1.
 
     x_start, x_end: single images of shape input_shape. Taught in notebook 06_full_vae.
@@ -285,8 +294,16 @@ def plot_elbo_curves(histories: Mapping[str, History], smooth: int = 1, figsize=
         width = min(smooth, len(values))
         averaged = np.convolve(values, np.ones(width) / width, mode="valid")
         steps = np.arange(width, len(values) + 1)
-        ax.plot(steps, averaged, linestyle=_LINES[i % len(_LINES)], color=f"C{i}", label=label,
-                marker=_MARKERS[i % len(_MARKERS)], markevery=max(1, len(steps) // 8), ms=4)
+        ax.plot(
+            steps,
+            averaged,
+            linestyle=_LINES[i % len(_LINES)],
+            color=f"C{i}",
+            label=label,
+            marker=_MARKERS[i % len(_MARKERS)],
+            markevery=max(1, len(steps) // 8),
+            ms=4,
+        )
     ax.set_xlabel("optimizer step")
     ax.set_ylabel("minibatch ELBO (nats per example)")
     ax.set_title("ELBO during training" + (f" ({smooth}-step moving average)" if smooth > 1 else ""))

@@ -24,7 +24,7 @@ vaecourse.LinearGaussianModel, whose log_marginal is log N(x; b, W W^T + sigma^2
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -146,7 +146,9 @@ def principal_angles(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     float_tensor("A", A)
     float_tensor("B", B)
     if A.dim() != 2 or B.dim() != 2 or A.shape[0] != B.shape[0]:
-        raise ValueError(f"A and B must be matrices with the same number of rows, got {tuple(A.shape)} and {tuple(B.shape)}")
+        raise ValueError(
+            f"A and B must be matrices with the same number of rows, got {tuple(A.shape)} and {tuple(B.shape)}"
+        )
     qa, _ = torch.linalg.qr(A.to(torch.float64))
     qb, _ = torch.linalg.qr(B.to(torch.float64))
     cosines = torch.linalg.svdvals(qa.T @ qb).clamp(-1, 1)
@@ -220,7 +222,9 @@ def linear_gaussian_from_vae(model: VAE) -> LinearGaussianModel:
             f"hidden_dims={model.hidden_dims}, likelihood={model.likelihood!r}"
         )
     layer = model.decoder[0]
-    return LinearGaussianModel(layer.weight.detach().double().cpu(), layer.bias.detach().double().cpu(), model.noise_std)
+    return LinearGaussianModel(
+        layer.weight.detach().double().cpu(), layer.bias.detach().double().cpu(), model.noise_std
+    )
 
 
 def fit_with_lr_decay(

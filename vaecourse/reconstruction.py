@@ -14,7 +14,7 @@ quadrature and measure the estimator's error against it.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -119,9 +119,7 @@ class TinyDecoder(torch.nn.Module):
         logits = self(z)
         x = x.to(logits.dtype)
         shape = torch.broadcast_shapes(logits.shape, x.shape)
-        return -F.binary_cross_entropy_with_logits(
-            logits.expand(shape), x.expand(shape), reduction="none"
-        ).sum(-1)
+        return -F.binary_cross_entropy_with_logits(logits.expand(shape), x.expand(shape), reduction="none").sum(-1)
 
     def sample(self, num: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw (x, z) from z ~ N(0, I), x | z ~ Bernoulli(sigmoid(logits(z))): shapes (num, D), (num, k)."""
@@ -130,4 +128,3 @@ class TinyDecoder(torch.nn.Module):
             z = torch.randn(num, self.latent_dim, generator=generator, dtype=self.W1.dtype)
             x = torch.bernoulli(torch.sigmoid(self(z)), generator=generator)
         return x, z
-

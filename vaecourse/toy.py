@@ -56,7 +56,7 @@ class LinearGaussianModel:
         noise_std: float = 0.5,
         generator: torch.Generator | None = None,
         dtype: torch.dtype = torch.float64,
-    ) -> "LinearGaussianModel":
+    ) -> LinearGaussianModel:
         """A model with standard-normal W and b (reproducible with ``generator``)."""
         data_dim = positive_int("data_dim", data_dim)
         latent_dim = positive_int("latent_dim", latent_dim)

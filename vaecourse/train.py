@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import asdict, dataclass, field, fields
-from typing import Optional
 
 import numpy as np
 import torch
@@ -51,9 +50,9 @@ class History:
     train_elbo: list[float] = field(default_factory=list)
     train_recon: list[float] = field(default_factory=list)
     train_kl: list[float] = field(default_factory=list)
-    val_elbo: list[Optional[float]] = field(default_factory=list)
-    val_recon: list[Optional[float]] = field(default_factory=list)
-    val_kl: list[Optional[float]] = field(default_factory=list)
+    val_elbo: list[float | None] = field(default_factory=list)
+    val_recon: list[float | None] = field(default_factory=list)
+    val_kl: list[float | None] = field(default_factory=list)
     step_elbo: list[float] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -68,7 +67,7 @@ class History:
         return {k: list(v) for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "History":
+    def from_dict(cls, data: dict) -> History:
         """Inverse of ``to_dict``; raises ValueError on unknown keys or non-list values."""
         names = {f.name for f in fields(cls)}
         if not isinstance(data, dict) or set(data) - names:
@@ -317,8 +316,13 @@ def fit(
                 step += 1
                 beta_t = beta * min(1.0, step / warmup) if warmup > 0 else beta
                 loss, terms = training_loss(
-                    model, xb, beta=beta_t, free_bits=free_bits, estimator=estimator,
-                    num_samples=num_samples, generator=noise,
+                    model,
+                    xb,
+                    beta=beta_t,
+                    free_bits=free_bits,
+                    estimator=estimator,
+                    num_samples=num_samples,
+                    generator=noise,
                 )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -329,9 +333,7 @@ def fit(
                 bar.update(1)
             elbo, recon, kl = (sums / num).tolist()
             if not math.isfinite(elbo):
-                raise FloatingPointError(
-                    f"training diverged: the ELBO is {elbo} in epoch {epoch}; try a smaller lr"
-                )
+                raise FloatingPointError(f"training diverged: the ELBO is {elbo} in epoch {epoch}; try a smaller lr")
             history.epoch.append(epoch)
             history.step.append(step)
             history.beta.append(beta_t)

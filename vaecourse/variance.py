@@ -31,8 +31,8 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -121,9 +121,7 @@ class Objective:
         a = 1 + 2 * self.k * sigma.pow(2)
         return torch.exp(-self.k * mu.pow(2) / a) / torch.sqrt(a)
 
-    def gradient(
-        self, mu: float | torch.Tensor, sigma: float | torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def gradient(self, mu: float | torch.Tensor, sigma: float | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(d/dmu, d/dsigma) of :meth:`expectation`, differentiated by hand:
 
         (z - k)^2:  2 (mu - k),                      2 sigma

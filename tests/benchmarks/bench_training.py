@@ -74,7 +74,9 @@ class BytesLikeTorchvisionMNIST(torch.utils.data.Dataset):
         return image.to(dtype=torch.get_default_dtype()).div(255), target
 
 
-def _step(model: vc.VAE, optimizer: torch.optim.Optimizer, xb: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def _step(
+    model: vc.VAE, optimizer: torch.optim.Optimizer, xb: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
     """One step of the same arithmetic as fit: encoder, z = mu + sigma * eps, decoder logits,
     Bernoulli log-likelihood + closed-form KL, summed per example, averaged over the batch."""
     mu, logvar = model.encoder(xb).chunk(2, dim=-1)
@@ -161,23 +163,33 @@ def speed(repeats: int) -> None:
         print(f"one epoch, fit:                    {_best(times['fit'])}")
         print(f"one epoch, bare tensor-slice loop: {_best(times['bare'])}")
         print(f"one epoch, per-image DataLoader:   {_best(times['dataloader'])}")
-        print(f"(a) DataLoader / fit = {loader_t / fit_t:.2f}x   (goal >= 2.00x; medians: "
-              f"{statistics.median(times['dataloader']) / statistics.median(times['fit']):.2f}x)")
-        print(f"(b) fit / bare loop  = {fit_t / bare_t:.3f}x  (goal <= 1.150x; medians: "
-              f"{statistics.median(times['fit']) / statistics.median(times['bare']):.3f}x)")
+        print(
+            f"(a) DataLoader / fit = {loader_t / fit_t:.2f}x   (goal >= 2.00x; medians: "
+            f"{statistics.median(times['dataloader']) / statistics.median(times['fit']):.2f}x)"
+        )
+        print(
+            f"(b) fit / bare loop  = {fit_t / bare_t:.3f}x  (goal <= 1.150x; medians: "
+            f"{statistics.median(times['fit']) / statistics.median(times['bare']):.3f}x)"
+        )
     start, start_cpu = time.perf_counter(), time.process_time()
     for _ in loader:
         pass
-    print(f"the DataLoader alone (no training): {time.perf_counter() - start:.2f} s wall, "
-          f"{time.process_time() - start_cpu:.2f} s CPU per epoch", flush=True)
+    print(
+        f"the DataLoader alone (no training): {time.perf_counter() - start:.2f} s wall, "
+        f"{time.process_time() - start_cpu:.2f} s CPU per epoch",
+        flush=True,
+    )
 
     model, _ = _reference_model("fit")
     start, start_cpu = time.perf_counter(), time.process_time()
     history = vc.fit(model, x, epochs=10, batch_size=batch, lr=REFERENCE_FIT["lr"], device="cpu", progress=False)
     elapsed = time.perf_counter() - start
-    print(f"(c) ten epochs of fit over 60,000 images: {elapsed:.1f} s wall (goal < 60 s), "
-          f"{time.process_time() - start_cpu:.1f} s CPU; {history.num_steps} steps, "
-          f"{1000 * elapsed / history.num_steps:.1f} ms per step", flush=True)
+    print(
+        f"(c) ten epochs of fit over 60,000 images: {elapsed:.1f} s wall (goal < 60 s), "
+        f"{time.process_time() - start_cpu:.1f} s CPU; {history.num_steps} steps, "
+        f"{1000 * elapsed / history.num_steps:.1f} ms per step",
+        flush=True,
+    )
 
 
 # ---------------------------------------------------------------- quality
@@ -202,18 +214,21 @@ def _train(shape, model_args, fit_args, x_train, epochs):
 def _report(label: str, model: vc.VAE, seconds: float, x_test: torch.Tensor) -> float:
     start = time.perf_counter()
     elbo, elbo100, iw = _evaluate(model, x_test)
-    print(f"{label:44s} test ELBO {elbo:8.2f} (100-sample {elbo100:8.2f}), log p(x) by K = {IW_SAMPLES} "
-          f"{iw:8.2f}, gap {iw - elbo100:5.2f} nats  [fit {seconds:.1f} s, eval {time.perf_counter() - start:.1f} s]",
-          flush=True)
+    print(
+        f"{label:44s} test ELBO {elbo:8.2f} (100-sample {elbo100:8.2f}), log p(x) by K = {IW_SAMPLES} "
+        f"{iw:8.2f}, gap {iw - elbo100:5.2f} nats  [fit {seconds:.1f} s, eval {time.perf_counter() - start:.1f} s]",
+        flush=True,
+    )
     return elbo100
 
 
 def quality() -> None:
-    fit_defaults = {k: p.default for k, p in inspect.signature(vc.fit).parameters.items()
-                    if k in ("batch_size", "lr")}
+    fit_defaults = {k: p.default for k, p in inspect.signature(vc.fit).parameters.items() if k in ("batch_size", "lr")}
     model_defaults = {"hidden_dims": inspect.signature(vc.VAE).parameters["hidden_dims"].default}
-    print(f"\n== Quality: course settings VAE(shape, {COURSE_MODEL['latent_dim']}) with {model_defaults}, "
-          f"fit defaults {fit_defaults}, {COURSE_FIT} ==")
+    print(
+        f"\n== Quality: course settings VAE(shape, {COURSE_MODEL['latent_dim']}) with {model_defaults}, "
+        f"fit defaults {fit_defaults}, {COURSE_FIT} =="
+    )
     train = vc.load_dataset("sklearn-digits", "train")
     test = vc.load_dataset("sklearn-digits", "test", binarize="fixed", seed=1)
     model, seconds = _train((8, 8), COURSE_MODEL, COURSE_FIT, train.images, DIGITS_EPOCHS)
@@ -221,11 +236,15 @@ def quality() -> None:
 
     x_train = vc.load_dataset("mnist10k", "train").images
     x_test = vc.load_dataset("mnist10k", "test", binarize="fixed", seed=1).images
-    print(f"The course's MNIST (mnist10k): train on its 8,004 training images (dynamic binarization), "
-          f"test on its 1,996 test images (binarized once), {MNIST_EPOCHS} epochs each")
+    print(
+        f"The course's MNIST (mnist10k): train on its 8,004 training images (dynamic binarization), "
+        f"test on its 1,996 test images (binarized once), {MNIST_EPOCHS} epochs each"
+    )
     course, seconds = _train((28, 28), COURSE_MODEL, COURSE_FIT, x_train, MNIST_EPOCHS)
     course_elbo = _report("MNIST, course settings", course, seconds, x_test)
-    reference, seconds = _train((28, 28), REFERENCE_MODEL, {**REFERENCE_FIT, "binarize": "dynamic"}, x_train, MNIST_EPOCHS)
+    reference, seconds = _train(
+        (28, 28), REFERENCE_MODEL, {**REFERENCE_FIT, "binarize": "dynamic"}, x_train, MNIST_EPOCHS
+    )
     reference_elbo = _report("MNIST, reference 784-400-20, batch 128, lr 1e-3", reference, seconds, x_test)
     verdict = "at least as good" if course_elbo >= reference_elbo else "WORSE"
     print(f"course - reference test ELBO: {course_elbo - reference_elbo:+.2f} nats ({verdict})")
@@ -240,8 +259,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     load = os.getloadavg()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
-          f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (other processes share these CPUs)")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
+        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (other processes share these CPUs)"
+    )
     if not args.skip_speed:
         speed(args.repeats)
     if not args.skip_quality:

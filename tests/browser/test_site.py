@@ -112,11 +112,26 @@ def built_site(tmp_path_factory) -> Path:
     """`make site` into a temporary folder, with no way to reach any other host."""
     out = tmp_path_factory.mktemp("site") / "html"
     dead = "http://127.0.0.1:9"  # the discard port: nothing listens there
-    env = {**os.environ, "HTTP_PROXY": dead, "HTTPS_PROXY": dead, "ALL_PROXY": dead, "NO_PROXY": "",
-           "http_proxy": dead, "https_proxy": dead, "all_proxy": dead, "no_proxy": ""}
+    env = {
+        **os.environ,
+        "HTTP_PROXY": dead,
+        "HTTPS_PROXY": dead,
+        "ALL_PROXY": dead,
+        "NO_PROXY": "",
+        "http_proxy": dead,
+        "https_proxy": dead,
+        "all_proxy": dead,
+        "no_proxy": "",
+    }
     start = time.monotonic()
-    result = subprocess.run(["make", "--no-print-directory", "site", f"SITE_OUT={out}"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=BUILD_SECONDS)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "site", f"SITE_OUT={out}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_SECONDS,
+    )
     assert result.returncode == 0, f"make site failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "build.txt").write_text(f"make site: {time.monotonic() - start:.1f} s\n{result.stdout}{result.stderr}")
@@ -149,13 +164,22 @@ def _visit(browser, base: str, docname: str) -> dict:
     """Open one page, let MathJax finish, open its solutions; return what the page showed."""
     problems = {"console": [], "errors": [], "failed": [], "elsewhere": []}
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.route("**/*", lambda route: route.continue_() if route.request.url.startswith(base)
-                  else (problems["elsewhere"].append(route.request.url), route.abort()))
+    context.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(base)
+            else (problems["elsewhere"].append(route.request.url), route.abort())
+        ),
+    )
     page = context.new_page()
     page.on("console", lambda msg: problems["console"].append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: problems["errors"].append(str(exc)))
     page.on("requestfailed", lambda req: problems["failed"].append(f"{req.url}: {req.failure}"))
-    page.on("response", lambda res: problems["failed"].append(f"{res.url}: HTTP {res.status}") if res.status >= 400 else None)
+    page.on(
+        "response",
+        lambda res: problems["failed"].append(f"{res.url}: HTTP {res.status}") if res.status >= 400 else None,
+    )
     try:
         page.goto(_page_url(base, docname), wait_until="load", timeout=PAGE_TIMEOUT_MS)
         page.wait_for_load_state("networkidle", timeout=PAGE_TIMEOUT_MS)
@@ -182,18 +206,29 @@ def pages(browser, server) -> dict[str, dict]:
 
 
 def test_the_site_has_exactly_the_course_pages(built_site):
-    built = {path.relative_to(built_site).as_posix().removesuffix(".html")
-             for path in built_site.rglob("*.html") if not path.relative_to(built_site).parts[0].startswith("_")}
+    built = {
+        path.relative_to(built_site).as_posix().removesuffix(".html")
+        for path in built_site.rglob("*.html")
+        if not path.relative_to(built_site).parts[0].startswith("_")
+    }
     assert built == set(COURSE_ORDER + OTHER_PAGES)
 
 
 def test_no_page_or_stylesheet_names_a_script_style_font_or_image_on_another_host(built_site):
-    remote = re.compile(r"""<(?:script|link|img|iframe|source|video|audio|embed)\b[^>]*?\b(?:src|href)=["']?(?:https?:)?//""", re.I)
+    remote = re.compile(
+        r"""<(?:script|link|img|iframe|source|video|audio|embed)\b[^>]*?\b(?:src|href)=["']?(?:https?:)?//""", re.I
+    )
     remote_css = re.compile(r"""url\(\s*["']?(?:https?:)?//|@import\s+["'](?:https?:)?//""", re.I)
-    found = [f"{path.relative_to(built_site)}: {match.group(0)}"
-             for path in built_site.rglob("*.html") for match in remote.finditer(path.read_text(errors="replace"))]
-    found += [f"{path.relative_to(built_site)}: {match.group(0)}"
-              for path in built_site.rglob("*.css") for match in remote_css.finditer(path.read_text(errors="replace"))]
+    found = [
+        f"{path.relative_to(built_site)}: {match.group(0)}"
+        for path in built_site.rglob("*.html")
+        for match in remote.finditer(path.read_text(errors="replace"))
+    ]
+    found += [
+        f"{path.relative_to(built_site)}: {match.group(0)}"
+        for path in built_site.rglob("*.css")
+        for match in remote_css.finditer(path.read_text(errors="replace"))
+    ]
     assert not found
 
 
@@ -218,7 +253,9 @@ def test_math_is_typeset_and_no_tex_is_left(pages, docname):
 
 def test_every_notebook_page_has_typeset_math(pages):
     for path in NOTEBOOKS:
-        source = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "markdown")
+        source = "\n".join(
+            cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "markdown"
+        )
         if "$" in source:
             assert pages[f"notebooks/{path.stem}"]["mathCount"] > 0, f"{path.name} has math, its page none"
 
@@ -262,8 +299,12 @@ def test_pages_follow_the_course_order_with_previous_and_next_links(pages, serve
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_widgets_are_replaced_by_a_note_with_badges_and_the_static_figure_follows(pages, path):
     nb = nbformat.read(path, as_version=4)
-    widgets = sum(WIDGET_VIEW in output.get("data", {}) for cell in nb.cells if cell.cell_type == "code"
-                  for output in cell.outputs)
+    widgets = sum(
+        WIDGET_VIEW in output.get("data", {})
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for output in cell.outputs
+    )
     report = pages[f"notebooks/{path.stem}"]
     assert len(report["notes"]) == widgets
     for note in report["notes"]:

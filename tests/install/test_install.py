@@ -35,7 +35,9 @@ from vaecourse._student import find_exercises, student_notebook
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 # PyTorch's CPU index: the Makefile's (make passes TORCH_INDEX), so both install torch alike.
-TORCH_INDEX = os.environ.get("TORCH_INDEX") or re.search(r"^TORCH_INDEX \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M)[1]
+TORCH_INDEX = (
+    os.environ.get("TORCH_INDEX") or re.search(r"^TORCH_INDEX \?= (\S+)$", (ROOT / "Makefile").read_text(), re.M)[1]
+)
 NOTEBOOK_SECONDS = 600  # a notebook takes 60 s (90 s for 06 and 07); this only stops a hung one
 NB_ENV = {"TQDM_DISABLE": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1", "VAECOURSE_OFFLINE": "1"}
 # Packages we do not depend on directly, held at a version of the floor's time: matplotlib 3.10.0
@@ -59,8 +61,13 @@ def run(command: list, cwd: Path, timeout: float = 900, env: dict | None = None)
     The switch of this folder is not passed on: the unit tests run here must not collect it again."""
     environment = {k: v for k, v in os.environ.items() if k != "VAECOURSE_INSTALL_TESTS"}
     result = subprocess.run(
-        [str(c) for c in command], cwd=cwd, env={**environment, **(env or {})},
-        capture_output=True, text=True, timeout=timeout, check=False,
+        [str(c) for c in command],
+        cwd=cwd,
+        env={**environment, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     assert result.returncode == 0, (
         f"{' '.join(map(str, command))} exited with {result.returncode}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
@@ -89,18 +96,50 @@ def new_environment(path: Path) -> Path:
     (the torch line of requirements.txt, from PyTorch's CPU index); returns its python."""
     run([sys.executable, "-m", "venv", path], cwd=path.parent)
     python = path / "bin" / "python"
-    torch_lines = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if re.match(r"^torch[ =]", line)]
+    torch_lines = [
+        line for line in (ROOT / "requirements.txt").read_text().splitlines() if re.match(r"^torch[ =]", line)
+    ]
     (path / "torch.txt").write_text("\n".join(torch_lines) + "\n")
-    run([python, "-m", "pip", "install", "--disable-pip-version-check", "--no-deps", "--retries", "1",
-         "--timeout", "10", "--index-url", TORCH_INDEX, "-r", path / "torch.txt"], cwd=path)
+    run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--retries",
+            "1",
+            "--timeout",
+            "10",
+            "--index-url",
+            TORCH_INDEX,
+            "-r",
+            path / "torch.txt",
+        ],
+        cwd=path,
+    )
     return python
 
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    run([sys.executable, "-m", "pip", "wheel", "--disable-pip-version-check", "--no-deps", "--no-build-isolation",
-         "--wheel-dir", out, ROOT], cwd=out)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            out,
+            ROOT,
+        ],
+        cwd=out,
+    )
     (built,) = out.glob("vaecourse-*.whl")
     return built
 
@@ -114,8 +153,23 @@ def floor_python(tmp_path_factory, wheel) -> Path:
     constraints.pop("torch")  # installed above; the pins here carry platform markers
     constraints.update(FLOOR_COMPANIONS)
     (home / "constraints.txt").write_text("".join(f"{name}=={version}\n" for name, version in constraints.items()))
-    run([python, "-m", "pip", "install", "--disable-pip-version-check", wheel, "ipykernel", "nbclient",
-         "-r", ROOT / "requirements-dev.txt", "-c", home / "constraints.txt"], cwd=home)
+    run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            wheel,
+            "ipykernel",
+            "nbclient",
+            "-r",
+            ROOT / "requirements-dev.txt",
+            "-c",
+            home / "constraints.txt",
+        ],
+        cwd=home,
+    )
     return python
 
 
@@ -125,8 +179,21 @@ def instructor_python(tmp_path_factory, wheel) -> Path:
     versions held at requirements.txt's pins so the test does not change with new releases."""
     home = tmp_path_factory.mktemp("instructor")
     python = new_environment(home / "venv")
-    run([python, "-m", "pip", "install", "--disable-pip-version-check", wheel, "ipykernel", "nbclient",
-         "-c", ROOT / "requirements.txt"], cwd=home)
+    run(
+        [
+            python,
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            wheel,
+            "ipykernel",
+            "nbclient",
+            "-c",
+            ROOT / "requirements.txt",
+        ],
+        cwd=home,
+    )
     return python
 
 
@@ -139,16 +206,35 @@ def test_the_floor_environment_holds_the_floor_versions_and_the_built_wheel(floo
     expected = floors()
     found = installed_versions(floor_python, expected)
     assert {name: Version(v) for name, v in found.items()} == {name: Version(v) for name, v in expected.items()}
-    where = run([floor_python, "-c", "import vaecourse, torch; print(vaecourse.__file__); print(torch.version.cuda)"],
-                cwd=floor_python.parent).split()
+    where = run(
+        [floor_python, "-c", "import vaecourse, torch; print(vaecourse.__file__); print(torch.version.cuda)"],
+        cwd=floor_python.parent,
+    ).split()
     assert "site-packages" in where[0] and not where[0].startswith(str(ROOT)), where
     assert where[1] == "None", "the floor environment must hold PyTorch's CPU build"
 
 
 def test_the_unit_tests_pass_at_the_floor(floor_python, tmp_path):
     # From another folder, so that `import vaecourse` finds the installed wheel, not ROOT/vaecourse.
-    out = run([floor_python, "-m", "pytest", ROOT / "tests", "-q", "-x", "--rootdir", ROOT, "-c", ROOT / "pyproject.toml",
-               "-p", "no:cacheprovider", *[f"-W{w}" for w in IPYWIDGETS_7_WARNINGS]], cwd=tmp_path, timeout=1800)
+    out = run(
+        [
+            floor_python,
+            "-m",
+            "pytest",
+            ROOT / "tests",
+            "-q",
+            "-x",
+            "--rootdir",
+            ROOT,
+            "-c",
+            ROOT / "pyproject.toml",
+            "-p",
+            "no:cacheprovider",
+            *[f"-W{w}" for w in IPYWIDGETS_7_WARNINGS],
+        ],
+        cwd=tmp_path,
+        timeout=1800,
+    )
     assert re.search(r"\d+ passed", out)
 
 
@@ -157,8 +243,12 @@ def test_every_notebook_runs_at_the_floor(floor_python, tmp_path, notebook):
     copy = tmp_path / notebook.name
     copy.write_bytes(notebook.read_bytes())
     jupyter = floor_python.parent / "jupyter"
-    run([jupyter, "execute", "--inplace", "--kernel_name=python3", f"--timeout={NOTEBOOK_SECONDS}", copy.name],
-        cwd=tmp_path, timeout=NOTEBOOK_SECONDS * 2, env=NB_ENV)
+    run(
+        [jupyter, "execute", "--inplace", "--kernel_name=python3", f"--timeout={NOTEBOOK_SECONDS}", copy.name],
+        cwd=tmp_path,
+        timeout=NOTEBOOK_SECONDS * 2,
+        env=NB_ENV,
+    )
     executed = nbformat.read(copy, as_version=4)
     problems = []
     for index, cell in enumerate(executed.cells):
@@ -192,7 +282,11 @@ def _recipe_notebook() -> nbformat.NotebookNode:
 
 def _run_notebook(python: Path, nb: nbformat.NotebookNode, path: Path) -> str:
     nbformat.write(nb, path)
-    run([python.parent / "jupyter", "execute", "--inplace", "--kernel_name=python3", path.name], cwd=path.parent, env=NB_ENV)
+    run(
+        [python.parent / "jupyter", "execute", "--inplace", "--kernel_name=python3", path.name],
+        cwd=path.parent,
+        env=NB_ENV,
+    )
     outputs = nbformat.read(path, as_version=4).cells[-1].outputs
     # A check cell shows the CheckResult as the cell's value (or prints it).
     return "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "") for o in outputs)

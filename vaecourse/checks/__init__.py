@@ -6,13 +6,13 @@ an independent reference, and returns a :class:`CheckResult` (``passed``, ``stat
 raise, so they can be called from a notebook, a script or a grader alike.
 """
 
-from ._core import CheckResult
+from ._core import CheckResult  # noqa: F401  (the type every check returns)
+from .discrete import *  # noqa: F401,F403  (notebook 09)
 from .elbo import *  # noqa: F401,F403  (notebook 01)
-from .kl import *  # noqa: F401,F403  (notebook 02)
-from .reconstruction import *  # noqa: F401,F403  (notebook 03)
-from .score_function import *  # noqa: F401,F403  (notebook 04)
-from .reparameterization import *  # noqa: F401,F403  (notebook 05)
 from .full_vae import *  # noqa: F401,F403  (notebook 06)
+from .kl import *  # noqa: F401,F403  (notebook 02)
 from .kl_budget import *  # noqa: F401,F403  (notebook 07)
 from .not_em import *  # noqa: F401,F403  (notebook 08)
-from .discrete import *  # noqa: F401,F403  (notebook 09)
+from .reconstruction import *  # noqa: F401,F403  (notebook 03)
+from .reparameterization import *  # noqa: F401,F403  (notebook 05)
+from .score_function import *  # noqa: F401,F403  (notebook 04)

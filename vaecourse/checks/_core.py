@@ -9,8 +9,9 @@ returns a :class:`CheckResult`, whose one-line text is what a notebook shows and
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -117,7 +118,11 @@ def run_check(
         try:
             got = func(*case.args, **case.kwargs)
         except NotImplementedError:
-            return CheckResult(name, NOT_IMPLEMENTED, "not implemented yet: write your code in the cell above, then run this check again.")
+            return CheckResult(
+                name,
+                NOT_IMPLEMENTED,
+                "not implemented yet: write your code in the cell above, then run this check again.",
+            )
         except Exception as exc:  # the learner's code may fail in any way; report it in one line
             return CheckResult(name, FAILED, f"{where}: your function raised {type(exc).__name__}: {exc}")
         if got is None:
@@ -133,8 +138,6 @@ def run_check(
             if close(got, wrong, rtol, atol):
                 return CheckResult(name, FAILED, f"{where}: looks like {mistake.description}.", mistake.description)
         if _shape(got) != _shape(expected):
-            return CheckResult(
-                name, FAILED, f"{where}: expected shape {_shape(expected)}, got {_shape(got)}.", None
-            )
+            return CheckResult(name, FAILED, f"{where}: expected shape {_shape(expected)}, got {_shape(got)}.", None)
         return CheckResult(name, FAILED, f"{where}: expected {describe(expected)}, got {describe(got)}.")
     return CheckResult(name, PASSED, success or f"all {len(cases)} cases agree with the reference.")

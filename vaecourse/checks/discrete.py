@@ -18,7 +18,7 @@ sample it multiplies.
 from __future__ import annotations
 
 import itertools
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.distributions import Bernoulli
@@ -67,7 +67,10 @@ def _reference_loo(f, logits, z):
 def _functions():
     return [
         (lambda z: 3 * z[:, 0] * z[:, 1] - 2 * z[:, 1] + 1.5, "f = 3 z_1 z_2 - 2 z_2 + 1.5, K = 2"),
-        (lambda z: (z * torch.tensor([1.0, -2.0, 0.5], dtype=z.dtype)).sum(-1).pow(2) + 10, "f = (z . w)^2 + 10, K = 3"),
+        (
+            lambda z: (z * torch.tensor([1.0, -2.0, 0.5], dtype=z.dtype)).sum(-1).pow(2) + 10,
+            "f = (z . w)^2 + 10, K = 3",
+        ),
         (lambda z: torch.cos(2 * z.sum(-1)) + z[:, 3] * z[:, 0] - 4, "f = cos(2 sum z) + z_4 z_1 - 4, K = 4"),
     ]
 
@@ -156,7 +159,11 @@ def check_exact_gradient(fn: Callable) -> CheckResult:
     f maps states (N, K) -> (N,). The reference is autograd through
     torch.distributions.Bernoulli.log_prob. Taught in notebook 09_discrete_latents."""
     return run_check(
-        "check_exact_gradient", _safe(fn), _reference_exact, _exact_cases(), EXACT_MISTAKES,
+        "check_exact_gradient",
+        _safe(fn),
+        _reference_exact,
+        _exact_cases(),
+        EXACT_MISTAKES,
         success="your enumeration agrees with autograd through torch.distributions on all 3 cases.",
     )
 
@@ -205,6 +212,10 @@ def check_leave_one_out(fn: Callable) -> CheckResult:
     mean of f over the other S - 1 samples. The reference is autograd through
     torch.distributions.Bernoulli.log_prob. Taught in notebook 09_discrete_latents."""
     return run_check(
-        "check_leave_one_out", _safe(fn), _reference_loo, _loo_cases(), LOO_MISTAKES,
+        "check_leave_one_out",
+        _safe(fn),
+        _reference_loo,
+        _loo_cases(),
+        LOO_MISTAKES,
         success="your estimate agrees with the reference on all 3 cases, and its baseline keeps it unbiased.",
     )

@@ -53,8 +53,9 @@ _LOG_MARGINAL_MISTAKES = [
     ),
     Mistake(
         "log det C used where -1/2 log det C belongs",
-        lambda W, b, s, x: _log_marginal(W, b, s, x)
-        + 1.5 * torch.logdet(W @ W.T + s**2 * torch.eye(W.shape[0], dtype=W.dtype)),
+        lambda W, b, s, x: (
+            _log_marginal(W, b, s, x) + 1.5 * torch.logdet(W @ W.T + s**2 * torch.eye(W.shape[0], dtype=W.dtype))
+        ),
     ),
     Mistake(
         "the log-density summed over the batch (return one value per row of x)",
@@ -72,7 +73,11 @@ def check_log_marginal(log_marginal) -> CheckResult:
         W, b, x, _ = _problem(seed, d, k, 4)
         cases.append(Case((W, b, s, x), label=f"D={d}, k={k}, s={s}"))
     return run_check(
-        "check_log_marginal", log_marginal, _log_marginal, cases, _LOG_MARGINAL_MISTAKES,
+        "check_log_marginal",
+        log_marginal,
+        _log_marginal,
+        cases,
+        _LOG_MARGINAL_MISTAKES,
         success="log p(x) matches N(x; b, W W^T + s^2 I) on 3 models.",
     )
 
@@ -91,18 +96,18 @@ def _mc_elbo(W, b, s, x, mu, logvar, eps, *, std=None, prior=True, log_q_sign=-1
 
 
 _ELBO_MISTAKES = [
-    Mistake("exp(logvar) used as the standard deviation (sigma = exp(logvar / 2))",
-            lambda *a: _mc_elbo(*a, std=torch.exp(a[5]))),
-    Mistake("the prior log p(z) left out (the ELBO needs log p(x, z) = log p(x|z) + log p(z))",
-            lambda *a: _mc_elbo(*a, prior=False)),
-    Mistake("log q(z) added instead of subtracted",
-            lambda *a: _mc_elbo(*a, log_q_sign=1.0)),
-    Mistake("log q(z) left out (the ELBO is E_q[log p(x, z) - log q(z)])",
-            lambda *a: _mc_elbo(*a, log_q_sign=0.0)),
-    Mistake("z = mu used instead of a sample z = mu + sigma * eps",
-            lambda *a: _mc_elbo(*a, use_mu=True)),
-    Mistake("a sum over the samples instead of their mean",
-            lambda *a: _mc_elbo(*a) * a[6].shape[0]),
+    Mistake(
+        "exp(logvar) used as the standard deviation (sigma = exp(logvar / 2))",
+        lambda *a: _mc_elbo(*a, std=torch.exp(a[5])),
+    ),
+    Mistake(
+        "the prior log p(z) left out (the ELBO needs log p(x, z) = log p(x|z) + log p(z))",
+        lambda *a: _mc_elbo(*a, prior=False),
+    ),
+    Mistake("log q(z) added instead of subtracted", lambda *a: _mc_elbo(*a, log_q_sign=1.0)),
+    Mistake("log q(z) left out (the ELBO is E_q[log p(x, z) - log q(z)])", lambda *a: _mc_elbo(*a, log_q_sign=0.0)),
+    Mistake("z = mu used instead of a sample z = mu + sigma * eps", lambda *a: _mc_elbo(*a, use_mu=True)),
+    Mistake("a sum over the samples instead of their mean", lambda *a: _mc_elbo(*a) * a[6].shape[0]),
 ]
 
 
@@ -118,6 +123,10 @@ def check_monte_carlo_elbo(monte_carlo_elbo) -> CheckResult:
         eps = torch.randn(num, 3, k, generator=gen, dtype=torch.float64)
         cases.append(Case((W, b, s, x, mu, logvar, eps), label=f"D={d}, k={k}, S={num}"))
     return run_check(
-        "check_monte_carlo_elbo", monte_carlo_elbo, _mc_elbo, cases, _ELBO_MISTAKES,
+        "check_monte_carlo_elbo",
+        monte_carlo_elbo,
+        _mc_elbo,
+        cases,
+        _ELBO_MISTAKES,
         success="the Monte Carlo ELBO matches on 3 models and sample counts.",
     )

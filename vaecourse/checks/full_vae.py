@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -49,9 +49,15 @@ def _loss_cases() -> list[Case]:
     grey = torch.rand(3, 5, generator=g, dtype=torch.float64)
     return [
         Case((x, logits, mu, logvar), label="4 binary images of 6 pixels, 3 latent dimensions"),
-        Case((grey, 2 * torch.randn(3, 5, generator=g, dtype=torch.float64),
-              torch.randn(3, 2, generator=g, dtype=torch.float64), torch.randn(3, 2, generator=g, dtype=torch.float64)),
-             label="grey-level targets, float64"),
+        Case(
+            (
+                grey,
+                2 * torch.randn(3, 5, generator=g, dtype=torch.float64),
+                torch.randn(3, 2, generator=g, dtype=torch.float64),
+                torch.randn(3, 2, generator=g, dtype=torch.float64),
+            ),
+            label="grey-level targets, float64",
+        ),
         Case((x[:2], logits[:2], torch.zeros(2, 3), torch.zeros(2, 3)), label="q equal to the prior: KL = 0"),
     ]
 
@@ -65,41 +71,67 @@ def _kl(mu, logvar):
 
 
 LOSS_MISTAKES = [
-    Mistake("the ELBO itself: the loss to minimise is its negative, -ELBO = -recon + KL",
-            lambda x, l, m, v: (-_bce(x, l).sum(-1) - _kl(m, v)).mean()),
-    Mistake("the KL term with the wrong sign: -ELBO = -recon + KL, the KL is added to the loss",
-            lambda x, l, m, v: (_bce(x, l).sum(-1) - _kl(m, v)).mean()),
-    Mistake("the KL term is missing: without it the model is a plain autoencoder",
-            lambda x, l, m, v: _bce(x, l).sum(-1).mean()),
-    Mistake("a mean over pixels instead of a sum: F.binary_cross_entropy_with_logits averages by "
-            "default, which shrinks the reconstruction term by D against the KL; use reduction='none' "
-            "and .sum(-1) per example",
-            lambda x, l, m, v: _bce(x, l, "mean") + _kl(m, v).mean()),
-    Mistake("a mean over pixels and latent dimensions instead of sums: sum per example, then average "
-            "over the batch",
-            lambda x, l, m, v: _bce(x, l, "mean") + (_kl(m, v) / m.shape[-1]).mean()),
-    Mistake("the KL summed over the batch but the reconstruction averaged: both terms need the same "
-            "reduction, a sum per example then a mean over the batch",
-            lambda x, l, m, v: _bce(x, l).sum(-1).mean() + _kl(m, v).sum()),
-    Mistake("the reconstruction summed over the batch but the KL averaged: both terms need the same "
-            "reduction, a sum per example then a mean over the batch",
-            lambda x, l, m, v: _bce(x, l, "sum") + _kl(m, v).mean()),
-    Mistake("a sum over the batch instead of a mean (reduction='sum', as in the PyTorch example): the "
-            "loss then grows with the batch size; sum per example, then average over the batch",
-            lambda x, l, m, v: _bce(x, l, "sum") + _kl(m, v).sum()),
-    Mistake("the sigmoid applied twice: binary_cross_entropy_with_logits takes the logits themselves, "
-            "not sigmoid(logits)",
-            lambda x, l, m, v: (_bce(x, torch.sigmoid(l)).sum(-1) + _kl(m, v)).mean()),
-    Mistake("the KL's factor 1/2 is missing: KL = 1/2 sum_j (mu^2 + exp(logvar) - logvar - 1)",
-            lambda x, l, m, v: (_bce(x, l).sum(-1) + 2 * _kl(m, v)).mean()),
-    Mistake("the -1 inside the KL is missing: KL = 1/2 sum_j (mu^2 + exp(logvar) - logvar - 1), zero at the prior",
-            lambda x, l, m, v: (_bce(x, l).sum(-1) + _kl(m, v) + 0.5 * m.shape[-1]).mean()),
-    Mistake("logvar used as log sigma: the encoder outputs log sigma^2, so sigma^2 = exp(logvar)",
-            lambda x, l, m, v: (_bce(x, l).sum(-1) + _kl(m, 2 * v)).mean()),
-    Mistake("exp(logvar) and logvar swapped in sign: KL = 1/2 sum_j (mu^2 + exp(logvar) - logvar - 1)",
-            lambda x, l, m, v: (_bce(x, l).sum(-1) + 0.5 * (m.pow(2) - v.exp() + v - 1).sum(-1)).mean()),
-    Mistake("mu^2 is missing from the KL: KL = 1/2 sum_j (mu^2 + exp(logvar) - logvar - 1)",
-            lambda x, l, m, v: (_bce(x, l).sum(-1) + _kl(torch.zeros_like(m), v)).mean()),
+    Mistake(
+        "the ELBO itself: the loss to minimise is its negative, -ELBO = -recon + KL",
+        lambda x, l, m, v: (-_bce(x, l).sum(-1) - _kl(m, v)).mean(),
+    ),
+    Mistake(
+        "the KL term with the wrong sign: -ELBO = -recon + KL, the KL is added to the loss",
+        lambda x, l, m, v: (_bce(x, l).sum(-1) - _kl(m, v)).mean(),
+    ),
+    Mistake(
+        "the KL term is missing: without it the model is a plain autoencoder",
+        lambda x, l, m, v: _bce(x, l).sum(-1).mean(),
+    ),
+    Mistake(
+        "a mean over pixels instead of a sum: F.binary_cross_entropy_with_logits averages by "
+        "default, which shrinks the reconstruction term by D against the KL; use reduction='none' "
+        "and .sum(-1) per example",
+        lambda x, l, m, v: _bce(x, l, "mean") + _kl(m, v).mean(),
+    ),
+    Mistake(
+        "a mean over pixels and latent dimensions instead of sums: sum per example, then average over the batch",
+        lambda x, l, m, v: _bce(x, l, "mean") + (_kl(m, v) / m.shape[-1]).mean(),
+    ),
+    Mistake(
+        "the KL summed over the batch but the reconstruction averaged: both terms need the same "
+        "reduction, a sum per example then a mean over the batch",
+        lambda x, l, m, v: _bce(x, l).sum(-1).mean() + _kl(m, v).sum(),
+    ),
+    Mistake(
+        "the reconstruction summed over the batch but the KL averaged: both terms need the same "
+        "reduction, a sum per example then a mean over the batch",
+        lambda x, l, m, v: _bce(x, l, "sum") + _kl(m, v).mean(),
+    ),
+    Mistake(
+        "a sum over the batch instead of a mean (reduction='sum', as in the PyTorch example): the "
+        "loss then grows with the batch size; sum per example, then average over the batch",
+        lambda x, l, m, v: _bce(x, l, "sum") + _kl(m, v).sum(),
+    ),
+    Mistake(
+        "the sigmoid applied twice: binary_cross_entropy_with_logits takes the logits themselves, not sigmoid(logits)",
+        lambda x, l, m, v: (_bce(x, torch.sigmoid(l)).sum(-1) + _kl(m, v)).mean(),
+    ),
+    Mistake(
+        "the KL's factor 1/2 is missing: KL = 1/2 sum_j (mu^2 + exp(logvar) - logvar - 1)",
+        lambda x, l, m, v: (_bce(x, l).sum(-1) + 2 * _kl(m, v)).mean(),
+    ),
+    Mistake(
+        "the -1 inside the KL is missing: KL = 1/2 sum_j (mu^2 + exp(logvar) - logvar - 1), zero at the prior",
+        lambda x, l, m, v: (_bce(x, l).sum(-1) + _kl(m, v) + 0.5 * m.shape[-1]).mean(),
+    ),
+    Mistake(
+        "logvar used as log sigma: the encoder outputs log sigma^2, so sigma^2 = exp(logvar)",
+        lambda x, l, m, v: (_bce(x, l).sum(-1) + _kl(m, 2 * v)).mean(),
+    ),
+    Mistake(
+        "exp(logvar) and logvar swapped in sign: KL = 1/2 sum_j (mu^2 + exp(logvar) - logvar - 1)",
+        lambda x, l, m, v: (_bce(x, l).sum(-1) + 0.5 * (m.pow(2) - v.exp() + v - 1).sum(-1)).mean(),
+    ),
+    Mistake(
+        "mu^2 is missing from the KL: KL = 1/2 sum_j (mu^2 + exp(logvar) - logvar - 1)",
+        lambda x, l, m, v: (_bce(x, l).sum(-1) + _kl(torch.zeros_like(m), v)).mean(),
+    ),
 ]
 
 _LOGITS_AS_PROBABILITIES = (
@@ -114,13 +146,21 @@ def check_negative_elbo(fn: Callable[..., torch.Tensor]) -> CheckResult:
     Computing sigmoid(logits) then the binary cross-entropy passes on these moderate logits.
     Taught in notebook 06_full_vae."""
     name = "check_negative_elbo"
-    result = run_check(name, _copies(fn), _reference_loss, _loss_cases(), LOSS_MISTAKES, rtol=1e-4, atol=1e-5,
-                       success="all 3 cases agree with torch.distributions: -recon + KL, "
-                       "summed per example, averaged over the batch.")
+    result = run_check(
+        name,
+        _copies(fn),
+        _reference_loss,
+        _loss_cases(),
+        LOSS_MISTAKES,
+        rtol=1e-4,
+        atol=1e-5,
+        success="all 3 cases agree with torch.distributions: -recon + KL, summed per example, averaged over the batch.",
+    )
     if result.status == FAILED and result.mistake is None and "between 0 and 1" in result.message:
         where = result.message.split(": your function raised")[0]
-        return dataclasses.replace(result, message=f"{where}: looks like {_LOGITS_AS_PROBABILITIES}.",
-                                   mistake="logits passed as probabilities")
+        return dataclasses.replace(
+            result, message=f"{where}: looks like {_LOGITS_AS_PROBABILITIES}.", mistake="logits passed as probabilities"
+        )
     return result
 
 
@@ -135,32 +175,48 @@ def _bound_cases() -> list[Case]:
         Case((2 * torch.randn(5, 3, generator=g, dtype=torch.float64),), label="K = 5 draws for 3 examples"),
         Case((torch.randn(1, 4, generator=g, dtype=torch.float64),), label="K = 1: the bound is the ELBO"),
         Case((torch.randn(40, 2, generator=g) - 90.0,), label="K = 40 log-weights near -90, float32"),
-        Case((torch.tensor([[1000.0, -1000.0], [999.0, -1001.0], [997.0, -1003.0]], dtype=torch.float64),),
-             label="log-weights of +-1000"),
+        Case(
+            (torch.tensor([[1000.0, -1000.0], [999.0, -1001.0], [997.0, -1003.0]], dtype=torch.float64),),
+            label="log-weights of +-1000",
+        ),
     ]
 
 
 BOUND_MISTAKES = [
-    Mistake("the mean of the log-weights: that is the ELBO (the K = 1 bound), not the log of the mean "
-            "of the weights; the importance-weighted bound averages exp(w) inside the log",
-            lambda w: w.mean(0)),
-    Mistake("exp overflows: log(mean(exp(w))) computed directly gives inf or -inf for log-weights of "
-            "+-1000 (exp(1000) overflows, exp(-1000) rounds to 0); use torch.logsumexp(w, 0) - log K",
-            lambda w: torch.log(torch.exp(w).mean(0))),
-    Mistake("the -log K is missing: logsumexp gives the log of the sum of the weights; the bound is "
-            "the log of their mean",
-            lambda w: torch.logsumexp(w, 0)),
-    Mistake("a division by K instead of subtracting log K: log((1/K) sum exp(w)) = logsumexp(w) - log K",
-            lambda w: torch.logsumexp(w, 0) / w.shape[0]),
-    Mistake("the largest log-weight alone: log-sum-exp starts from the max, then adds "
-            "log of the mean of exp(w - max)",
-            lambda w: w.max(0).values),
-    Mistake("a reduction over the examples (dim=1) instead of the K draws (dim=0)",
-            lambda w: torch.logsumexp(w, 1) - math.log(w.shape[1])),
-    Mistake("a reduction over the examples (dim=1) instead of the K draws (dim=0)",
-            lambda w: torch.logsumexp(w, 1) - math.log(w.shape[0])),
-    Mistake("log(K) added instead of subtracted: log((1/K) sum exp(w)) = logsumexp(w) - log K",
-            lambda w: torch.logsumexp(w, 0) + math.log(w.shape[0])),
+    Mistake(
+        "the mean of the log-weights: that is the ELBO (the K = 1 bound), not the log of the mean "
+        "of the weights; the importance-weighted bound averages exp(w) inside the log",
+        lambda w: w.mean(0),
+    ),
+    Mistake(
+        "exp overflows: log(mean(exp(w))) computed directly gives inf or -inf for log-weights of "
+        "+-1000 (exp(1000) overflows, exp(-1000) rounds to 0); use torch.logsumexp(w, 0) - log K",
+        lambda w: torch.log(torch.exp(w).mean(0)),
+    ),
+    Mistake(
+        "the -log K is missing: logsumexp gives the log of the sum of the weights; the bound is the log of their mean",
+        lambda w: torch.logsumexp(w, 0),
+    ),
+    Mistake(
+        "a division by K instead of subtracting log K: log((1/K) sum exp(w)) = logsumexp(w) - log K",
+        lambda w: torch.logsumexp(w, 0) / w.shape[0],
+    ),
+    Mistake(
+        "the largest log-weight alone: log-sum-exp starts from the max, then adds log of the mean of exp(w - max)",
+        lambda w: w.max(0).values,
+    ),
+    Mistake(
+        "a reduction over the examples (dim=1) instead of the K draws (dim=0)",
+        lambda w: torch.logsumexp(w, 1) - math.log(w.shape[1]),
+    ),
+    Mistake(
+        "a reduction over the examples (dim=1) instead of the K draws (dim=0)",
+        lambda w: torch.logsumexp(w, 1) - math.log(w.shape[0]),
+    ),
+    Mistake(
+        "log(K) added instead of subtracted: log((1/K) sum exp(w)) = logsumexp(w) - log K",
+        lambda w: torch.logsumexp(w, 0) + math.log(w.shape[0]),
+    ),
 ]
 
 
@@ -170,8 +226,16 @@ def check_importance_weighted_bound(fn: Callable[[torch.Tensor], torch.Tensor]) 
     Taught in notebook 06_full_vae."""
     name = "check_importance_weighted_bound"
     fn = _copies(fn)
-    result = run_check(name, fn, _reference_bound, _bound_cases(), BOUND_MISTAKES, rtol=1e-5, atol=1e-4,
-                       success="all 4 cases agree with log-sum-exp minus log K, log-weights of +-1000 included.")
+    result = run_check(
+        name,
+        fn,
+        _reference_bound,
+        _bound_cases(),
+        BOUND_MISTAKES,
+        rtol=1e-5,
+        atol=1e-4,
+        success="all 4 cases agree with log-sum-exp minus log K, log-weights of +-1000 included.",
+    )
     if result.status == FAILED and result.mistake is None:
         # An overflow that does not match the textbook naive form exactly: name it all the same.
         for number, case in enumerate(_bound_cases(), start=1):
@@ -181,7 +245,8 @@ def check_importance_weighted_bound(fn: Callable[[torch.Tensor], torch.Tensor]) 
                 break
             if not bool(torch.isfinite(got).all()):
                 return dataclasses.replace(
-                    result, message=f"case {number} ({case.label}): looks like {BOUND_MISTAKES[1].description}.",
+                    result,
+                    message=f"case {number} ({case.label}): looks like {BOUND_MISTAKES[1].description}.",
                     mistake=BOUND_MISTAKES[1].description,
                 )
     return result

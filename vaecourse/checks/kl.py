@@ -13,7 +13,7 @@ over the latent dimensions instead of a sum, and the batch dimension summed away
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.distributions import Normal, kl_divergence
@@ -66,26 +66,43 @@ def _kl_terms(mu, logvar, var=None):
 
 
 KL_MISTAKES = [
-    Mistake('the "-1" is missing (then q = p gives KL = d/2, not 0)',
-            lambda mu, lv: 0.5 * (mu.pow(2) + torch.exp(lv) - lv).sum(-1)),
-    Mistake("a flipped sign: you returned -KL (E_q[log p(z) - log q(z)]), which is never positive",
-            lambda mu, lv: -0.5 * _kl_terms(mu, lv).sum(-1)),
-    Mistake('a flipped sign on the log-variance: "+ log sigma^2" where "- log sigma^2" belongs',
-            lambda mu, lv: 0.5 * (mu.pow(2) + torch.exp(lv) + lv - 1).sum(-1)),
-    Mistake("sigma used where sigma^2 belongs: the variance is exp(logvar), not exp(logvar / 2)",
-            lambda mu, lv: 0.5 * _kl_terms(mu, lv, torch.exp(0.5 * lv)).sum(-1)),
-    Mistake("log sigma used where log sigma^2 belongs: logvar is already log sigma^2, do not halve it",
-            lambda mu, lv: 0.5 * (mu.pow(2) + torch.exp(lv) - 0.5 * lv - 1).sum(-1)),
-    Mistake("a mean over the latent dimensions instead of a sum (the KL of independent dimensions adds up)",
-            lambda mu, lv: 0.5 * _kl_terms(mu, lv).mean(-1)),
-    Mistake("the batch dimension summed away: return one KL per example, shape (B,), summed over dim=-1 only",
-            lambda mu, lv: 0.5 * _kl_terms(mu, lv).sum()),
-    Mistake("the batch dimension averaged away: return one KL per example, shape (B,), summed over dim=-1 only",
-            lambda mu, lv: 0.5 * _kl_terms(mu, lv).sum(-1).mean()),
-    Mistake("a sum over the batch dimension (dim=0) instead of the latent dimension (dim=-1)",
-            lambda mu, lv: 0.5 * _kl_terms(mu, lv).sum(0)),
-    Mistake("the factor 1/2 is missing",
-            lambda mu, lv: _kl_terms(mu, lv).sum(-1)),
+    Mistake(
+        'the "-1" is missing (then q = p gives KL = d/2, not 0)',
+        lambda mu, lv: 0.5 * (mu.pow(2) + torch.exp(lv) - lv).sum(-1),
+    ),
+    Mistake(
+        "a flipped sign: you returned -KL (E_q[log p(z) - log q(z)]), which is never positive",
+        lambda mu, lv: -0.5 * _kl_terms(mu, lv).sum(-1),
+    ),
+    Mistake(
+        'a flipped sign on the log-variance: "+ log sigma^2" where "- log sigma^2" belongs',
+        lambda mu, lv: 0.5 * (mu.pow(2) + torch.exp(lv) + lv - 1).sum(-1),
+    ),
+    Mistake(
+        "sigma used where sigma^2 belongs: the variance is exp(logvar), not exp(logvar / 2)",
+        lambda mu, lv: 0.5 * _kl_terms(mu, lv, torch.exp(0.5 * lv)).sum(-1),
+    ),
+    Mistake(
+        "log sigma used where log sigma^2 belongs: logvar is already log sigma^2, do not halve it",
+        lambda mu, lv: 0.5 * (mu.pow(2) + torch.exp(lv) - 0.5 * lv - 1).sum(-1),
+    ),
+    Mistake(
+        "a mean over the latent dimensions instead of a sum (the KL of independent dimensions adds up)",
+        lambda mu, lv: 0.5 * _kl_terms(mu, lv).mean(-1),
+    ),
+    Mistake(
+        "the batch dimension summed away: return one KL per example, shape (B,), summed over dim=-1 only",
+        lambda mu, lv: 0.5 * _kl_terms(mu, lv).sum(),
+    ),
+    Mistake(
+        "the batch dimension averaged away: return one KL per example, shape (B,), summed over dim=-1 only",
+        lambda mu, lv: 0.5 * _kl_terms(mu, lv).sum(-1).mean(),
+    ),
+    Mistake(
+        "a sum over the batch dimension (dim=0) instead of the latent dimension (dim=-1)",
+        lambda mu, lv: 0.5 * _kl_terms(mu, lv).sum(0),
+    ),
+    Mistake("the factor 1/2 is missing", lambda mu, lv: _kl_terms(mu, lv).sum(-1)),
 ]
 
 
@@ -93,37 +110,60 @@ def check_gaussian_kl(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
     """Check fn(mu, logvar) -> KL(N(mu, diag(exp(logvar))) || N(0, I)), shapes (B, d) -> (B,),
     against torch.distributions on five batches. Taught in notebook 02_kl_closed_form."""
     return run_check(
-        "check_gaussian_kl", _safe(fn), _reference_kl, _cases(), KL_MISTAKES,
+        "check_gaussian_kl",
+        _safe(fn),
+        _reference_kl,
+        _cases(),
+        KL_MISTAKES,
         success="your KL agrees with torch.distributions.kl_divergence on all 5 batches.",
     )
 
 
 GRADIENT_MISTAKES = [
-    Mistake('the "-1" is missing in dKL/dlogvar: it is (exp(logvar) - 1) / 2, zero at the prior',
-            lambda mu, lv: (mu, 0.5 * torch.exp(lv))),
-    Mistake("a flipped sign: that is the gradient of -KL (both components have the wrong sign)",
-            lambda mu, lv: (-mu, -0.5 * torch.expm1(lv))),
-    Mistake("a flipped sign in dKL/dlogvar: it is (exp(logvar) - 1) / 2, not (1 - exp(logvar)) / 2",
-            lambda mu, lv: (mu, -0.5 * torch.expm1(lv))),
-    Mistake("a flipped sign in dKL/dmu: d(mu^2 / 2)/dmu = +mu",
-            lambda mu, lv: (-mu, 0.5 * torch.expm1(lv))),
-    Mistake("sigma used where sigma^2 belongs: d exp(logvar)/dlogvar = exp(logvar) is the variance",
-            lambda mu, lv: (mu, 0.5 * torch.expm1(0.5 * lv))),
-    Mistake("the derivative with respect to sigma^2 instead of logvar: (1 - 1/sigma^2) / 2 needs "
-            "the chain rule factor d sigma^2 / d logvar = sigma^2",
-            lambda mu, lv: (mu, 0.5 * (1 - torch.exp(-lv)))),
-    Mistake("the gradient of the mean over latent dimensions: the KL sums its dimensions, so no 1/d",
-            lambda mu, lv: (mu / mu.shape[-1], 0.5 * torch.expm1(lv) / mu.shape[-1])),
-    Mistake("the batch dimension summed away: return one gradient per example, shaped like mu (B, d)",
-            lambda mu, lv: (mu.sum(0), 0.5 * torch.expm1(lv).sum(0))),
-    Mistake("the gradient of the batch-averaged KL (divided by B): each example's KL depends only on "
-            "its own mu and logvar, so no 1/B",
-            lambda mu, lv: (mu / mu.shape[0], 0.5 * torch.expm1(lv) / mu.shape[0])),
-    Mistake("the factor 1/2 is missing: d(mu^2 / 2)/dmu = mu and d((exp(logvar) - logvar) / 2)/dlogvar "
-            "= (exp(logvar) - 1) / 2",
-            lambda mu, lv: (2 * mu, torch.expm1(lv))),
-    Mistake("the two gradients are swapped: return (dKL/dmu, dKL/dlogvar) in that order",
-            lambda mu, lv: (0.5 * torch.expm1(lv), mu)),
+    Mistake(
+        'the "-1" is missing in dKL/dlogvar: it is (exp(logvar) - 1) / 2, zero at the prior',
+        lambda mu, lv: (mu, 0.5 * torch.exp(lv)),
+    ),
+    Mistake(
+        "a flipped sign: that is the gradient of -KL (both components have the wrong sign)",
+        lambda mu, lv: (-mu, -0.5 * torch.expm1(lv)),
+    ),
+    Mistake(
+        "a flipped sign in dKL/dlogvar: it is (exp(logvar) - 1) / 2, not (1 - exp(logvar)) / 2",
+        lambda mu, lv: (mu, -0.5 * torch.expm1(lv)),
+    ),
+    Mistake("a flipped sign in dKL/dmu: d(mu^2 / 2)/dmu = +mu", lambda mu, lv: (-mu, 0.5 * torch.expm1(lv))),
+    Mistake(
+        "sigma used where sigma^2 belongs: d exp(logvar)/dlogvar = exp(logvar) is the variance",
+        lambda mu, lv: (mu, 0.5 * torch.expm1(0.5 * lv)),
+    ),
+    Mistake(
+        "the derivative with respect to sigma^2 instead of logvar: (1 - 1/sigma^2) / 2 needs "
+        "the chain rule factor d sigma^2 / d logvar = sigma^2",
+        lambda mu, lv: (mu, 0.5 * (1 - torch.exp(-lv))),
+    ),
+    Mistake(
+        "the gradient of the mean over latent dimensions: the KL sums its dimensions, so no 1/d",
+        lambda mu, lv: (mu / mu.shape[-1], 0.5 * torch.expm1(lv) / mu.shape[-1]),
+    ),
+    Mistake(
+        "the batch dimension summed away: return one gradient per example, shaped like mu (B, d)",
+        lambda mu, lv: (mu.sum(0), 0.5 * torch.expm1(lv).sum(0)),
+    ),
+    Mistake(
+        "the gradient of the batch-averaged KL (divided by B): each example's KL depends only on "
+        "its own mu and logvar, so no 1/B",
+        lambda mu, lv: (mu / mu.shape[0], 0.5 * torch.expm1(lv) / mu.shape[0]),
+    ),
+    Mistake(
+        "the factor 1/2 is missing: d(mu^2 / 2)/dmu = mu and d((exp(logvar) - logvar) / 2)/dlogvar "
+        "= (exp(logvar) - 1) / 2",
+        lambda mu, lv: (2 * mu, torch.expm1(lv)),
+    ),
+    Mistake(
+        "the two gradients are swapped: return (dKL/dmu, dKL/dlogvar) in that order",
+        lambda mu, lv: (0.5 * torch.expm1(lv), mu),
+    ),
 ]
 
 
@@ -133,6 +173,10 @@ def check_kl_gradient(
     """Check fn(mu, logvar) -> (dKL/dmu, dKL/dlogvar), each shaped like mu (B, d), against
     autograd through torch.distributions' KL. Taught in notebook 02_kl_closed_form."""
     return run_check(
-        "check_kl_gradient", _safe(fn), _reference_gradient, _cases(), GRADIENT_MISTAKES,
+        "check_kl_gradient",
+        _safe(fn),
+        _reference_gradient,
+        _cases(),
+        GRADIENT_MISTAKES,
         success="your gradient agrees with autograd through torch.distributions on all 5 batches.",
     )

@@ -15,7 +15,7 @@ numpy's variance for the active units; never the learner's function. The wrong a
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -38,9 +38,11 @@ def _reference_rate_distortion(x, logits, mu, logvar):
 def _rd_cases() -> list[Case]:
     g = torch.Generator().manual_seed(7)
     cases = []
-    for batch, pixels, latent, label in [(6, 10, 3, "6 examples, 10 pixels, 3 latent dimensions"),
-                                         (1, 16, 2, "a single example"),
-                                         (9, 5, 4, "9 examples, 5 pixels, 4 latent dimensions")]:
+    for batch, pixels, latent, label in [
+        (6, 10, 3, "6 examples, 10 pixels, 3 latent dimensions"),
+        (1, 16, 2, "a single example"),
+        (9, 5, 4, "9 examples, 5 pixels, 4 latent dimensions"),
+    ]:
         x = torch.bernoulli(torch.full((batch, pixels), 0.4), generator=g)
         logits = 3 * torch.randn(batch, pixels, generator=g)
         mu = torch.randn(batch, latent, generator=g)
@@ -58,34 +60,54 @@ def _nll(x, logits):
 
 
 RATE_DISTORTION_MISTAKES = [
-    Mistake("a flipped sign on the distortion: it is minus the reconstruction log-likelihood "
-            "(a positive number of nats), not log p(x|z) itself",
-            lambda x, l, mu, lv: (_kl(mu, lv).sum(-1).mean(), -_nll(x, l).sum(-1).mean())),
-    Mistake("the distortion averaged over pixels instead of summed: log p(x|z) is a sum over "
-            "the D pixels, then a mean over the batch",
-            lambda x, l, mu, lv: (_kl(mu, lv).sum(-1).mean(), _nll(x, l).mean())),
-    Mistake("the rate averaged over latent dimensions instead of summed: the KL of independent "
-            "dimensions adds up, then take the mean over the batch",
-            lambda x, l, mu, lv: (_kl(mu, lv).mean(), _nll(x, l).sum(-1).mean())),
-    Mistake("sums over the batch: rate and distortion are per example, so take the mean over "
-            "the batch (dim 0)",
-            lambda x, l, mu, lv: (_kl(mu, lv).sum(), _nll(x, l).sum())),
-    Mistake("rate and distortion swapped: return (rate, distortion) in that order",
-            lambda x, l, mu, lv: (_nll(x, l).sum(-1).mean(), _kl(mu, lv).sum(-1).mean())),
-    Mistake('the "-1" is missing from the KL (then q = p would cost d/2 nats, not 0)',
-            lambda x, l, mu, lv: ((0.5 * (mu.pow(2) + lv.exp() - lv)).sum(-1).mean(), _nll(x, l).sum(-1).mean())),
-    Mistake("sigma used where sigma^2 belongs in the KL: the variance is exp(logvar)",
-            lambda x, l, mu, lv: ((0.5 * (mu.pow(2) + (0.5 * lv).exp() - lv - 1)).sum(-1).mean(),
-                                  _nll(x, l).sum(-1).mean())),
-    Mistake("a squared error as the distortion: that is the Gaussian decoder's; a Bernoulli "
-            "decoder's distortion is the binary cross-entropy with its logits",
-            lambda x, l, mu, lv: (_kl(mu, lv).sum(-1).mean(), (x - torch.sigmoid(l)).pow(2).sum(-1).mean())),
-    Mistake("a sigmoid applied before binary_cross_entropy_with_logits: that function takes the "
-            "logits themselves and applies the sigmoid inside",
-            lambda x, l, mu, lv: (_kl(mu, lv).sum(-1).mean(), _nll(x, torch.sigmoid(l)).sum(-1).mean())),
-    Mistake("bits instead of nats: the course measures both in nats (natural logarithms), "
-            "so do not divide by log 2",
-            lambda x, l, mu, lv: (_kl(mu, lv).sum(-1).mean() / math.log(2), _nll(x, l).sum(-1).mean() / math.log(2))),
+    Mistake(
+        "a flipped sign on the distortion: it is minus the reconstruction log-likelihood "
+        "(a positive number of nats), not log p(x|z) itself",
+        lambda x, l, mu, lv: (_kl(mu, lv).sum(-1).mean(), -_nll(x, l).sum(-1).mean()),
+    ),
+    Mistake(
+        "the distortion averaged over pixels instead of summed: log p(x|z) is a sum over "
+        "the D pixels, then a mean over the batch",
+        lambda x, l, mu, lv: (_kl(mu, lv).sum(-1).mean(), _nll(x, l).mean()),
+    ),
+    Mistake(
+        "the rate averaged over latent dimensions instead of summed: the KL of independent "
+        "dimensions adds up, then take the mean over the batch",
+        lambda x, l, mu, lv: (_kl(mu, lv).mean(), _nll(x, l).sum(-1).mean()),
+    ),
+    Mistake(
+        "sums over the batch: rate and distortion are per example, so take the mean over the batch (dim 0)",
+        lambda x, l, mu, lv: (_kl(mu, lv).sum(), _nll(x, l).sum()),
+    ),
+    Mistake(
+        "rate and distortion swapped: return (rate, distortion) in that order",
+        lambda x, l, mu, lv: (_nll(x, l).sum(-1).mean(), _kl(mu, lv).sum(-1).mean()),
+    ),
+    Mistake(
+        'the "-1" is missing from the KL (then q = p would cost d/2 nats, not 0)',
+        lambda x, l, mu, lv: ((0.5 * (mu.pow(2) + lv.exp() - lv)).sum(-1).mean(), _nll(x, l).sum(-1).mean()),
+    ),
+    Mistake(
+        "sigma used where sigma^2 belongs in the KL: the variance is exp(logvar)",
+        lambda x, l, mu, lv: (
+            (0.5 * (mu.pow(2) + (0.5 * lv).exp() - lv - 1)).sum(-1).mean(),
+            _nll(x, l).sum(-1).mean(),
+        ),
+    ),
+    Mistake(
+        "a squared error as the distortion: that is the Gaussian decoder's; a Bernoulli "
+        "decoder's distortion is the binary cross-entropy with its logits",
+        lambda x, l, mu, lv: (_kl(mu, lv).sum(-1).mean(), (x - torch.sigmoid(l)).pow(2).sum(-1).mean()),
+    ),
+    Mistake(
+        "a sigmoid applied before binary_cross_entropy_with_logits: that function takes the "
+        "logits themselves and applies the sigmoid inside",
+        lambda x, l, mu, lv: (_kl(mu, lv).sum(-1).mean(), _nll(x, torch.sigmoid(l)).sum(-1).mean()),
+    ),
+    Mistake(
+        "bits instead of nats: the course measures both in nats (natural logarithms), so do not divide by log 2",
+        lambda x, l, mu, lv: (_kl(mu, lv).sum(-1).mean() / math.log(2), _nll(x, l).sum(-1).mean() / math.log(2)),
+    ),
 ]
 
 
@@ -98,8 +120,13 @@ def check_rate_distortion(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) 
     mean negative Bernoulli log-likelihood per example (nats, scalars), against
     torch.distributions on three batches. Taught in notebook 07_kl_budget."""
     return run_check(
-        "check_rate_distortion", _safe_rd(fn), _reference_rate_distortion, _rd_cases(),
-        RATE_DISTORTION_MISTAKES, rtol=1e-5, atol=1e-5,
+        "check_rate_distortion",
+        _safe_rd(fn),
+        _reference_rate_distortion,
+        _rd_cases(),
+        RATE_DISTORTION_MISTAKES,
+        rtol=1e-5,
+        atol=1e-5,
         success="your rate and distortion agree with torch.distributions on all 3 batches.",
     )
 
@@ -126,25 +153,34 @@ def _au_cases() -> list[Case]:
 
 
 ACTIVE_MISTAKES = [
-    Mistake("the variance over the latent dimensions (dim=1) instead of over the examples (dim=0): "
-            "a unit is active when its mean moves from one input to the next",
-            lambda mu, t: mu.var(1) > t),
-    Mistake("the standard deviation compared with the threshold: the criterion is the variance "
-            "Var_n(mu_nj) > 0.01",
-            lambda mu, t: mu.std(0) > t),
-    Mistake("the mean square E[mu^2] instead of the variance: a unit whose mean is the same "
-            "non-zero value for every input carries no information; subtract the mean over examples",
-            lambda mu, t: mu.pow(2).mean(0) > t),
-    Mistake("the comparison inverted: active units have a variance ABOVE the threshold",
-            lambda mu, t: mu.var(0) < t),
-    Mistake("the mean posterior mean compared with the threshold: the criterion is the variance "
-            "over examples, not the average",
-            lambda mu, t: mu.mean(0).abs() > t),
-    Mistake("one variance over all entries: compute one variance per latent dimension, over dim 0",
-            lambda mu, t: mu.var() > t),
-    Mistake("the number of active units returned: return the boolean mask of shape (d,) "
-            "(its sum is the count)",
-            lambda mu, t: (mu.var(0) > t).sum()),
+    Mistake(
+        "the variance over the latent dimensions (dim=1) instead of over the examples (dim=0): "
+        "a unit is active when its mean moves from one input to the next",
+        lambda mu, t: mu.var(1) > t,
+    ),
+    Mistake(
+        "the standard deviation compared with the threshold: the criterion is the variance Var_n(mu_nj) > 0.01",
+        lambda mu, t: mu.std(0) > t,
+    ),
+    Mistake(
+        "the mean square E[mu^2] instead of the variance: a unit whose mean is the same "
+        "non-zero value for every input carries no information; subtract the mean over examples",
+        lambda mu, t: mu.pow(2).mean(0) > t,
+    ),
+    Mistake("the comparison inverted: active units have a variance ABOVE the threshold", lambda mu, t: mu.var(0) < t),
+    Mistake(
+        "the mean posterior mean compared with the threshold: the criterion is the variance "
+        "over examples, not the average",
+        lambda mu, t: mu.mean(0).abs() > t,
+    ),
+    Mistake(
+        "one variance over all entries: compute one variance per latent dimension, over dim 0",
+        lambda mu, t: mu.var() > t,
+    ),
+    Mistake(
+        "the number of active units returned: return the boolean mask of shape (d,) (its sum is the count)",
+        lambda mu, t: (mu.var(0) > t).sum(),
+    ),
 ]
 
 
@@ -153,7 +189,12 @@ def check_active_units(fn: Callable[[torch.Tensor, float], torch.Tensor]) -> Che
     threshold, against numpy's variance on three sets of posterior means (mu of shape (N, d)).
     Taught in notebook 07_kl_budget."""
     return run_check(
-        "check_active_units", lambda mu, t: fn(mu.clone(), t), _reference_active, _au_cases(),
-        ACTIVE_MISTAKES, rtol=0, atol=0,
+        "check_active_units",
+        lambda mu, t: fn(mu.clone(), t),
+        _reference_active,
+        _au_cases(),
+        ACTIVE_MISTAKES,
+        rtol=0,
+        atol=0,
         success="your mask agrees with numpy's variance on all 3 sets of posterior means.",
     )

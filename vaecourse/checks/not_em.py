@@ -14,7 +14,7 @@ check are the mistakes the notebook warns about.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.distributions import MultivariateNormal, kl_divergence
@@ -38,12 +38,17 @@ def _em_cases() -> list[Case]:
     x, _ = truth.sample(200, g)
     x2 = 3.0 + 0.5 * torch.randn(50, 4, generator=g, dtype=torch.float64)
     return [
-        Case((x, torch.randn(6, 2, generator=g, dtype=torch.float64), 1.0),
-             label="200 points in 6-D, k = 2, from a random start"),
-        Case((x, truth.W + 0.3 * torch.randn(6, 2, generator=g, dtype=torch.float64), 0.3),
-             label="the same data, started near the truth"),
-        Case((x2, torch.randn(4, 1, generator=g, dtype=torch.float64), 0.5),
-             label="50 points in 4-D with mean 3, k = 1"),
+        Case(
+            (x, torch.randn(6, 2, generator=g, dtype=torch.float64), 1.0),
+            label="200 points in 6-D, k = 2, from a random start",
+        ),
+        Case(
+            (x, truth.W + 0.3 * torch.randn(6, 2, generator=g, dtype=torch.float64), 0.3),
+            label="the same data, started near the truth",
+        ),
+        Case(
+            (x2, torch.randn(4, 1, generator=g, dtype=torch.float64), 0.5), label="50 points in 4-D with mean 3, k = 1"
+        ),
     ]
 
 
@@ -78,19 +83,21 @@ def _em_variant(**switches):
 
 
 EM_MISTAKES = [
-    Mistake("the posterior covariance left out of E[z z^T]: it is sigma^2 M^-1 + E[z] E[z]^T, "
-            "not E[z] E[z]^T alone (the E-step's uncertainty about z)",
-            _em_variant(posterior_cov=False)),
-    Mistake("the posterior covariance without its factor sigma^2: Cov[z|x] = sigma^2 M^-1",
-            _em_variant(cov_scale=False)),
-    Mistake("M = W^T W + I: the noise variance belongs there, M = W^T W + sigma^2 I",
-            _em_variant(s2_in_M=False)),
-    Mistake("the data not centred: subtract the mean of x (the maximum-likelihood offset b) first",
-            _em_variant(centre=False)),
-    Mistake("the old W in the noise-variance update: sigma^2_new uses W_new",
-            _em_variant(old_w=True)),
-    Mistake("the noise variance divided by N only: it is a mean over the N*D coordinates",
-            _em_variant(per_point=True)),
+    Mistake(
+        "the posterior covariance left out of E[z z^T]: it is sigma^2 M^-1 + E[z] E[z]^T, "
+        "not E[z] E[z]^T alone (the E-step's uncertainty about z)",
+        _em_variant(posterior_cov=False),
+    ),
+    Mistake(
+        "the posterior covariance without its factor sigma^2: Cov[z|x] = sigma^2 M^-1", _em_variant(cov_scale=False)
+    ),
+    Mistake("M = W^T W + I: the noise variance belongs there, M = W^T W + sigma^2 I", _em_variant(s2_in_M=False)),
+    Mistake(
+        "the data not centred: subtract the mean of x (the maximum-likelihood offset b) first",
+        _em_variant(centre=False),
+    ),
+    Mistake("the old W in the noise-variance update: sigma^2_new uses W_new", _em_variant(old_w=True)),
+    Mistake("the noise variance divided by N only: it is a mean over the N*D coordinates", _em_variant(per_point=True)),
 ]
 
 
@@ -103,8 +110,13 @@ def check_ppca_em_step(fn: Callable[..., tuple[torch.Tensor, float]]) -> CheckRe
     PCA (x (N, D), W (D, k), noise_var = sigma^2 a float), against vaecourse.ppca.ppca_em_step
     on three problems. Taught in notebook 08_not_em."""
     return run_check(
-        "check_ppca_em_step", _safe_em(fn), _reference_em, _em_cases(), EM_MISTAKES,
-        rtol=1e-6, atol=1e-8,
+        "check_ppca_em_step",
+        _safe_em(fn),
+        _reference_em,
+        _em_cases(),
+        EM_MISTAKES,
+        rtol=1e-6,
+        atol=1e-8,
         success="your EM step agrees with vaecourse.ppca.ppca_em_step on all 3 problems.",
     )
 
@@ -114,7 +126,9 @@ def _reference_gap(precision):
     precision = precision.double()
     k = precision.shape[-1]
     p = MultivariateNormal(torch.zeros(k, dtype=torch.float64), precision_matrix=precision)
-    q = MultivariateNormal(torch.zeros(k, dtype=torch.float64), covariance_matrix=torch.diag(1 / torch.diagonal(precision)))
+    q = MultivariateNormal(
+        torch.zeros(k, dtype=torch.float64), covariance_matrix=torch.diag(1 / torch.diagonal(precision))
+    )
     return kl_divergence(q, p)
 
 
@@ -134,15 +148,24 @@ def _half_log(precision):
 
 
 GAP_MISTAKES = [
-    Mistake("the diagonal of the covariance instead of the precision: the best diagonal q has "
-            "variances 1 / Lambda_jj, which are smaller than the posterior's marginal variances",
-            lambda P: 0.5 * (torch.logdet(torch.linalg.inv(P)) - torch.log(torch.diagonal(torch.linalg.inv(P))).sum())
-            + 0.5 * (torch.diagonal(torch.linalg.inv(P)) * torch.diagonal(P)).sum() - 0.5 * P.shape[-1]),
-    Mistake("the sign flipped: KL(q* || p) = 1/2 (sum_j log Lambda_jj - log det Lambda) is >= 0",
-            lambda P: 0.5 * (torch.logdet(P) - torch.log(torch.diagonal(P)).sum())),
+    Mistake(
+        "the diagonal of the covariance instead of the precision: the best diagonal q has "
+        "variances 1 / Lambda_jj, which are smaller than the posterior's marginal variances",
+        lambda P: (
+            0.5 * (torch.logdet(torch.linalg.inv(P)) - torch.log(torch.diagonal(torch.linalg.inv(P))).sum())
+            + 0.5 * (torch.diagonal(torch.linalg.inv(P)) * torch.diagonal(P)).sum()
+            - 0.5 * P.shape[-1]
+        ),
+    ),
+    Mistake(
+        "the sign flipped: KL(q* || p) = 1/2 (sum_j log Lambda_jj - log det Lambda) is >= 0",
+        lambda P: 0.5 * (torch.logdet(P) - torch.log(torch.diagonal(P)).sum()),
+    ),
     Mistake("the factor 1/2 missing", lambda P: torch.log(torch.diagonal(P)).sum() - torch.logdet(P)),
-    Mistake("log of the determinant of the diagonal part taken as the trace: use sum_j log Lambda_jj",
-            lambda P: 0.5 * (torch.diagonal(P).sum() - torch.logdet(P))),
+    Mistake(
+        "log of the determinant of the diagonal part taken as the trace: use sum_j log Lambda_jj",
+        lambda P: 0.5 * (torch.diagonal(P).sum() - torch.logdet(P)),
+    ),
 ]
 
 
@@ -151,7 +174,12 @@ def check_mean_field_gap(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckRes
     Gaussian, against torch.distributions' KL of the two multivariate normals (q* with variances
     1 / precision_jj) on three precisions. Taught in notebook 08_not_em."""
     return run_check(
-        "check_mean_field_gap", lambda P: fn(P.clone()), _reference_gap, _gap_cases(), GAP_MISTAKES,
-        rtol=1e-6, atol=1e-9,
+        "check_mean_field_gap",
+        lambda P: fn(P.clone()),
+        _reference_gap,
+        _gap_cases(),
+        GAP_MISTAKES,
+        rtol=1e-6,
+        atol=1e-9,
         success="your gap agrees with torch.distributions' KL at the best diagonal q on all 3 precisions.",
     )

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -64,28 +64,48 @@ def _log_sigmoid_terms(logits, x):
 
 
 BERNOULLI_MISTAKES = [
-    Mistake("a mean instead of a sum over pixels: log p(x|z) of independent pixels is the sum of theirs",
-            lambda l, x: -F.binary_cross_entropy_with_logits(l, x, reduction="none").mean(-1)),
-    Mistake("a flipped sign: that is the binary cross-entropy (a loss); the log-likelihood is minus it",
-            lambda l, x: F.binary_cross_entropy_with_logits(l, x, reduction="none").sum(-1)),
-    Mistake("the batch dimension summed away: return one log-likelihood per example, shape (B,)",
-            lambda l, x: -F.binary_cross_entropy_with_logits(l, x, reduction="sum")),
-    Mistake("the batch dimension averaged away: return one log-likelihood per example, shape (B,)",
-            lambda l, x: -F.binary_cross_entropy_with_logits(l, x, reduction="none").sum(-1).mean()),
-    Mistake("a sum over the batch dimension (dim=0) instead of the pixels (dim=-1)",
-            lambda l, x: -F.binary_cross_entropy_with_logits(l, x, reduction="none").sum(0)),
-    Mistake("the (1 - x) log(1 - sigmoid(l)) term is missing: pixels that are off count too",
-            lambda l, x: _log_sigmoid_terms(l, x)[0].sum(-1)),
-    Mistake("x and 1 - x swapped: x multiplies log sigmoid(l), (1 - x) multiplies log(1 - sigmoid(l))",
-            lambda l, x: (x * F.logsigmoid(-l) + (1 - x) * F.logsigmoid(l)).sum(-1)),
-    Mistake("softplus with the wrong sign: log p = x l - softplus(l), and log sigmoid(l) = -softplus(-l)",
-            lambda l, x: (x * l - F.softplus(-l)).sum(-1)),
-    Mistake("targets treated as exactly 0 or 1 (rounded): grey levels x in [0, 1] need "
-            "x log s + (1 - x) log(1 - s) with x itself",
-            lambda l, x: -F.binary_cross_entropy_with_logits(l, x.round(), reduction="none").sum(-1)),
-    Mistake("targets treated as exactly 0 or 1 (x == 1 picks a branch): grey levels x in [0, 1] need "
-            "x log s + (1 - x) log(1 - s) with x itself",
-            lambda l, x: torch.where(x == 1, F.logsigmoid(l), F.logsigmoid(-l)).sum(-1)),
+    Mistake(
+        "a mean instead of a sum over pixels: log p(x|z) of independent pixels is the sum of theirs",
+        lambda l, x: -F.binary_cross_entropy_with_logits(l, x, reduction="none").mean(-1),
+    ),
+    Mistake(
+        "a flipped sign: that is the binary cross-entropy (a loss); the log-likelihood is minus it",
+        lambda l, x: F.binary_cross_entropy_with_logits(l, x, reduction="none").sum(-1),
+    ),
+    Mistake(
+        "the batch dimension summed away: return one log-likelihood per example, shape (B,)",
+        lambda l, x: -F.binary_cross_entropy_with_logits(l, x, reduction="sum"),
+    ),
+    Mistake(
+        "the batch dimension averaged away: return one log-likelihood per example, shape (B,)",
+        lambda l, x: -F.binary_cross_entropy_with_logits(l, x, reduction="none").sum(-1).mean(),
+    ),
+    Mistake(
+        "a sum over the batch dimension (dim=0) instead of the pixels (dim=-1)",
+        lambda l, x: -F.binary_cross_entropy_with_logits(l, x, reduction="none").sum(0),
+    ),
+    Mistake(
+        "the (1 - x) log(1 - sigmoid(l)) term is missing: pixels that are off count too",
+        lambda l, x: _log_sigmoid_terms(l, x)[0].sum(-1),
+    ),
+    Mistake(
+        "x and 1 - x swapped: x multiplies log sigmoid(l), (1 - x) multiplies log(1 - sigmoid(l))",
+        lambda l, x: (x * F.logsigmoid(-l) + (1 - x) * F.logsigmoid(l)).sum(-1),
+    ),
+    Mistake(
+        "softplus with the wrong sign: log p = x l - softplus(l), and log sigmoid(l) = -softplus(-l)",
+        lambda l, x: (x * l - F.softplus(-l)).sum(-1),
+    ),
+    Mistake(
+        "targets treated as exactly 0 or 1 (rounded): grey levels x in [0, 1] need "
+        "x log s + (1 - x) log(1 - s) with x itself",
+        lambda l, x: -F.binary_cross_entropy_with_logits(l, x.round(), reduction="none").sum(-1),
+    ),
+    Mistake(
+        "targets treated as exactly 0 or 1 (x == 1 picks a branch): grey levels x in [0, 1] need "
+        "x log s + (1 - x) log(1 - s) with x itself",
+        lambda l, x: torch.where(x == 1, F.logsigmoid(l), F.logsigmoid(-l)).sum(-1),
+    ),
 ]
 
 _SIGMOID_THEN_LOG = (
@@ -109,7 +129,8 @@ def check_bernoulli_log_likelihood(fn: Callable[[torch.Tensor, torch.Tensor], to
     extreme = run_check(name, fn, _reference_bernoulli, [_bernoulli_extreme_case()])
     if extreme.status == FAILED and "your function raised" not in extreme.message:
         return dataclasses.replace(
-            extreme, message=f"case 4 ({_bernoulli_extreme_case().label}): looks like {_SIGMOID_THEN_LOG}.",
+            extreme,
+            message=f"case 4 ({_bernoulli_extreme_case().label}): looks like {_SIGMOID_THEN_LOG}.",
             mistake="sigmoid then log",
         )
     if not extreme.passed:
@@ -144,27 +165,46 @@ def _const(x, sigma, per_pixel=True):
 
 
 GAUSSIAN_MISTAKES = [
-    Mistake("the constant -D/2 log(2 pi sigma^2) is missing: it does not change the gradient for the "
-            "decoder's mean, but without it the value is not a log-density (and sigma cannot be learned)",
-            lambda m, x, s: -_sq(m, x) / (2 * s**2)),
-    Mistake("part of the constant is missing: it is -D/2 log(2 pi sigma^2), with sigma^2 inside the log",
-            lambda m, x, s: -_sq(m, x) / (2 * s**2) - x.shape[-1] * 0.5 * math.log(2 * math.pi)),
-    Mistake("the constant added once per example, not once per pixel: it is -D/2 log(2 pi sigma^2)",
-            lambda m, x, s: -_sq(m, x) / (2 * s**2) - _const(x, s, per_pixel=False)),
-    Mistake("a mean instead of a sum over pixels: log p(x|z) of independent pixels is the sum of theirs",
-            lambda m, x, s: (-(x - m).pow(2) / (2 * s**2)).mean(-1) - _const(x, s, per_pixel=False)),
-    Mistake("sigma used where sigma^2 belongs in the squared-error term: -||x - mean||^2 / (2 sigma^2)",
-            lambda m, x, s: -_sq(m, x) / (2 * s) - _const(x, s)),
-    Mistake("log(2 pi sigma) where log(2 pi sigma^2) belongs in the constant",
-            lambda m, x, s: -_sq(m, x) / (2 * s**2) - x.shape[-1] * 0.5 * math.log(2 * math.pi * s)),
-    Mistake("the 2 in 2 sigma^2 is missing: -||x - mean||^2 / (2 sigma^2)",
-            lambda m, x, s: -_sq(m, x) / s**2 - _const(x, s)),
-    Mistake("a flipped sign: that is the negative log-likelihood (a loss)",
-            lambda m, x, s: _sq(m, x) / (2 * s**2) + _const(x, s)),
-    Mistake("the batch dimension summed away: return one log-likelihood per example, shape (B,)",
-            lambda m, x, s: (-_sq(m, x) / (2 * s**2) - _const(x, s)).sum()),
-    Mistake("a sum over the batch dimension (dim=0) instead of the pixels (dim=-1)",
-            lambda m, x, s: (-(x - m).pow(2) / (2 * s**2) - 0.5 * math.log(2 * math.pi * s**2)).sum(0)),
+    Mistake(
+        "the constant -D/2 log(2 pi sigma^2) is missing: it does not change the gradient for the "
+        "decoder's mean, but without it the value is not a log-density (and sigma cannot be learned)",
+        lambda m, x, s: -_sq(m, x) / (2 * s**2),
+    ),
+    Mistake(
+        "part of the constant is missing: it is -D/2 log(2 pi sigma^2), with sigma^2 inside the log",
+        lambda m, x, s: -_sq(m, x) / (2 * s**2) - x.shape[-1] * 0.5 * math.log(2 * math.pi),
+    ),
+    Mistake(
+        "the constant added once per example, not once per pixel: it is -D/2 log(2 pi sigma^2)",
+        lambda m, x, s: -_sq(m, x) / (2 * s**2) - _const(x, s, per_pixel=False),
+    ),
+    Mistake(
+        "a mean instead of a sum over pixels: log p(x|z) of independent pixels is the sum of theirs",
+        lambda m, x, s: (-(x - m).pow(2) / (2 * s**2)).mean(-1) - _const(x, s, per_pixel=False),
+    ),
+    Mistake(
+        "sigma used where sigma^2 belongs in the squared-error term: -||x - mean||^2 / (2 sigma^2)",
+        lambda m, x, s: -_sq(m, x) / (2 * s) - _const(x, s),
+    ),
+    Mistake(
+        "log(2 pi sigma) where log(2 pi sigma^2) belongs in the constant",
+        lambda m, x, s: -_sq(m, x) / (2 * s**2) - x.shape[-1] * 0.5 * math.log(2 * math.pi * s),
+    ),
+    Mistake(
+        "the 2 in 2 sigma^2 is missing: -||x - mean||^2 / (2 sigma^2)", lambda m, x, s: -_sq(m, x) / s**2 - _const(x, s)
+    ),
+    Mistake(
+        "a flipped sign: that is the negative log-likelihood (a loss)",
+        lambda m, x, s: _sq(m, x) / (2 * s**2) + _const(x, s),
+    ),
+    Mistake(
+        "the batch dimension summed away: return one log-likelihood per example, shape (B,)",
+        lambda m, x, s: (-_sq(m, x) / (2 * s**2) - _const(x, s)).sum(),
+    ),
+    Mistake(
+        "a sum over the batch dimension (dim=0) instead of the pixels (dim=-1)",
+        lambda m, x, s: (-(x - m).pow(2) / (2 * s**2) - 0.5 * math.log(2 * math.pi * s**2)).sum(0),
+    ),
 ]
 
 
@@ -173,7 +213,11 @@ def check_gaussian_log_likelihood(fn: Callable[[torch.Tensor, torch.Tensor, floa
     - D/2 log(2 pi sigma^2), shapes (B, D) -> (B,), against torch.distributions.Normal.
     Taught in notebook 03_monte_carlo_reconstruction."""
     return run_check(
-        "check_gaussian_log_likelihood", _copies(fn), _reference_gaussian, _gaussian_cases(), GAUSSIAN_MISTAKES,
+        "check_gaussian_log_likelihood",
+        _copies(fn),
+        _reference_gaussian,
+        _gaussian_cases(),
+        GAUSSIAN_MISTAKES,
         success="all 4 cases agree with torch.distributions.Normal, constant included.",
     )
 
@@ -200,12 +244,17 @@ def _estimator_cases() -> list[Case]:
         with torch.no_grad():
             return decoder.log_likelihood(x_dec, z)
 
-    mu, logvar = torch.randn(3, 2, generator=g, dtype=torch.float64), torch.randn(3, 2, generator=g, dtype=torch.float64)
+    mu, logvar = (
+        torch.randn(3, 2, generator=g, dtype=torch.float64),
+        torch.randn(3, 2, generator=g, dtype=torch.float64),
+    )
     eps = torch.randn(4, 3, 2, generator=g, dtype=torch.float64)
     return [
         Case((toy_log_likelihood, mu, logvar, eps), label="linear-Gaussian decoder, L = 4 draws, batch of 3"),
-        Case((decoder_log_likelihood, mu[:2], logvar[:2] - 1, torch.randn(5, 2, 2, generator=g, dtype=torch.float64)),
-             label="small neural Bernoulli decoder, L = 5, batch of 2"),
+        Case(
+            (decoder_log_likelihood, mu[:2], logvar[:2] - 1, torch.randn(5, 2, 2, generator=g, dtype=torch.float64)),
+            label="small neural Bernoulli decoder, L = 5, batch of 2",
+        ),
         Case((toy_log_likelihood, mu, logvar, eps[:1]), label="L = 1"),
     ]
 
@@ -215,25 +264,43 @@ def _z(mu, logvar, eps, std=None):
 
 
 ESTIMATOR_MISTAKES = [
-    Mistake("sigma^2 used where sigma belongs: z = mu + exp(logvar / 2) * eps, since exp(logvar) is the variance",
-            lambda f, mu, lv, eps: f(_z(mu, lv, eps, torch.exp(lv))).mean(0)),
-    Mistake("logvar used as the standard deviation: sigma = exp(logvar / 2)",
-            lambda f, mu, lv, eps: f(_z(mu, lv, eps, lv)).mean(0)),
-    Mistake("a sum over the L draws instead of their mean: the estimate of an expectation is an average",
-            lambda f, mu, lv, eps: f(_z(mu, lv, eps)).sum(0)),
-    Mistake("the batch dimension averaged away: return one estimate per example, shape (B,), a mean over dim 0",
-            lambda f, mu, lv, eps: f(_z(mu, lv, eps)).mean()),
-    Mistake("a mean over the batch (dim=1) instead of over the L draws (dim=0)",
-            lambda f, mu, lv, eps: f(_z(mu, lv, eps)).mean(1)),
-    Mistake("only the first draw used: average log p(x|z_l) over all L rows of eps",
-            lambda f, mu, lv, eps: f(_z(mu, lv, eps[:1])).mean(0)),
-    Mistake("no noise: log p(x|mu) is not E_q[log p(x|z)]; draw z = mu + sigma * eps",
-            lambda f, mu, lv, eps: f(mu.unsqueeze(0))[0]),
-    Mistake("the draws averaged before the log-likelihood, log p(x | mean of z_l): average the "
-            "log-likelihoods of the draws instead",
-            lambda f, mu, lv, eps: f(_z(mu, lv, eps).mean(0, keepdim=True))[0]),
-    Mistake("a flipped sign: that is the reconstruction loss; the estimate is of E_q[log p(x|z)]",
-            lambda f, mu, lv, eps: -f(_z(mu, lv, eps)).mean(0)),
+    Mistake(
+        "sigma^2 used where sigma belongs: z = mu + exp(logvar / 2) * eps, since exp(logvar) is the variance",
+        lambda f, mu, lv, eps: f(_z(mu, lv, eps, torch.exp(lv))).mean(0),
+    ),
+    Mistake(
+        "logvar used as the standard deviation: sigma = exp(logvar / 2)",
+        lambda f, mu, lv, eps: f(_z(mu, lv, eps, lv)).mean(0),
+    ),
+    Mistake(
+        "a sum over the L draws instead of their mean: the estimate of an expectation is an average",
+        lambda f, mu, lv, eps: f(_z(mu, lv, eps)).sum(0),
+    ),
+    Mistake(
+        "the batch dimension averaged away: return one estimate per example, shape (B,), a mean over dim 0",
+        lambda f, mu, lv, eps: f(_z(mu, lv, eps)).mean(),
+    ),
+    Mistake(
+        "a mean over the batch (dim=1) instead of over the L draws (dim=0)",
+        lambda f, mu, lv, eps: f(_z(mu, lv, eps)).mean(1),
+    ),
+    Mistake(
+        "only the first draw used: average log p(x|z_l) over all L rows of eps",
+        lambda f, mu, lv, eps: f(_z(mu, lv, eps[:1])).mean(0),
+    ),
+    Mistake(
+        "no noise: log p(x|mu) is not E_q[log p(x|z)]; draw z = mu + sigma * eps",
+        lambda f, mu, lv, eps: f(mu.unsqueeze(0))[0],
+    ),
+    Mistake(
+        "the draws averaged before the log-likelihood, log p(x | mean of z_l): average the "
+        "log-likelihoods of the draws instead",
+        lambda f, mu, lv, eps: f(_z(mu, lv, eps).mean(0, keepdim=True))[0],
+    ),
+    Mistake(
+        "a flipped sign: that is the reconstruction loss; the estimate is of E_q[log p(x|z)]",
+        lambda f, mu, lv, eps: -f(_z(mu, lv, eps)).mean(0),
+    ),
 ]
 
 
@@ -243,6 +310,10 @@ def check_reconstruction_estimate(fn: Callable[..., torch.Tensor]) -> CheckResul
     over the draws on a linear-Gaussian and a small neural decoder.
     Taught in notebook 03_monte_carlo_reconstruction."""
     return run_check(
-        "check_reconstruction_estimate", _copies(fn), _reference_estimate, _estimator_cases(), ESTIMATOR_MISTAKES,
+        "check_reconstruction_estimate",
+        _copies(fn),
+        _reference_estimate,
+        _estimator_cases(),
+        ESTIMATOR_MISTAKES,
         success="all 3 cases agree with a draw-by-draw reference (linear-Gaussian and neural decoders).",
     )

@@ -16,7 +16,7 @@ route to the same numbers, never the learner's function.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.distributions import Exponential, Normal
@@ -37,9 +37,12 @@ def _probe(name: str, fn: Callable, args: tuple, needs_grad: tuple[int, ...], re
     """Two calls with the same inputs must agree (the noise is an argument), and the output
     must carry a gradient to the inputs in ``needs_grad``. None when both hold, or when the
     function is unfinished or fails (run_check reports those)."""
+
     def call():
-        inputs = [a.detach().clone().requires_grad_(i in needs_grad) if isinstance(a, torch.Tensor) else a
-                  for i, a in enumerate(args)]
+        inputs = [
+            a.detach().clone().requires_grad_(i in needs_grad) if isinstance(a, torch.Tensor) else a
+            for i, a in enumerate(args)
+        ]
         return fn(*inputs)
 
     try:
@@ -50,8 +53,9 @@ def _probe(name: str, fn: Callable, args: tuple, needs_grad: tuple[int, ...], re
     again = second if isinstance(second, (tuple, list)) else (second,)
     if not all(isinstance(t, torch.Tensor) for t in (*outputs, *again)):
         return None
-    if len(outputs) != len(again) or any(a.shape != b.shape or not torch.equal(a.detach(), b.detach())
-                                         for a, b in zip(outputs, again)):
+    if len(outputs) != len(again) or any(
+        a.shape != b.shape or not torch.equal(a.detach(), b.detach()) for a, b in zip(outputs, again)
+    ):
         mistake = "your function draws its own noise: use the eps (or u) argument, so that the same input gives the same sample"
         return CheckResult(name, FAILED, f"looks like {mistake}.", mistake)
     if needs_grad and not all(t.requires_grad for t in outputs):
@@ -67,29 +71,38 @@ def _reparameterize_cases() -> list[Case]:
     return [
         Case((mu, logvar, torch.randn(3, 4, generator=g)), label="a batch of 3 examples, 4 latent dimensions"),
         Case((torch.tensor([1.0]), torch.tensor([-1.0]), torch.tensor([0.5])), label="mu = 1, logvar = -1, eps = 0.5"),
-        Case((mu[0].double(), 2 * logvar[0].double(), torch.randn(5, 4, generator=g, dtype=torch.float64)),
-             label="5 samples of one q (eps of shape (5, 4), float64)"),
+        Case(
+            (mu[0].double(), 2 * logvar[0].double(), torch.randn(5, 4, generator=g, dtype=torch.float64)),
+            label="5 samples of one q (eps of shape (5, 4), float64)",
+        ),
         Case((torch.zeros(2), torch.tensor([2.0, -3.0]), torch.tensor([1.5, -2.0])), label="mu = 0, logvar = (2, -3)"),
     ]
 
 
 REPARAMETERIZE_MISTAKES = [
-    Mistake("exp(logvar) was used as the standard deviation: that is the variance; sigma = exp(logvar / 2)",
-            lambda mu, lv, eps: mu + torch.exp(lv) * eps),
-    Mistake("0.5 * exp(logvar) is not exp(0.5 * logvar): the standard deviation is exp(logvar / 2)",
-            lambda mu, lv, eps: mu + 0.5 * torch.exp(lv) * eps),
-    Mistake("logvar was used as the standard deviation: sigma = exp(logvar / 2)",
-            lambda mu, lv, eps: mu + lv * eps),
-    Mistake("1 / sigma was used: exp(-logvar / 2) is the inverse standard deviation; sigma = exp(logvar / 2)",
-            lambda mu, lv, eps: mu + torch.exp(-0.5 * lv) * eps),
-    Mistake("mu is missing: z = mu + sigma * eps",
-            lambda mu, lv, eps: torch.exp(0.5 * lv) * eps),
-    Mistake("the noise was added, not scaled: z = mu + sigma * eps, not mu + sigma + eps",
-            lambda mu, lv, eps: mu + torch.exp(0.5 * lv) + eps),
-    Mistake("mu - sigma * eps has the same distribution, but the convention (and the check) is z = mu + sigma * eps",
-            lambda mu, lv, eps: mu - torch.exp(0.5 * lv) * eps),
-    Mistake("eps was returned unchanged: z = mu + sigma * eps",
-            lambda mu, lv, eps: eps + 0 * mu),
+    Mistake(
+        "exp(logvar) was used as the standard deviation: that is the variance; sigma = exp(logvar / 2)",
+        lambda mu, lv, eps: mu + torch.exp(lv) * eps,
+    ),
+    Mistake(
+        "0.5 * exp(logvar) is not exp(0.5 * logvar): the standard deviation is exp(logvar / 2)",
+        lambda mu, lv, eps: mu + 0.5 * torch.exp(lv) * eps,
+    ),
+    Mistake("logvar was used as the standard deviation: sigma = exp(logvar / 2)", lambda mu, lv, eps: mu + lv * eps),
+    Mistake(
+        "1 / sigma was used: exp(-logvar / 2) is the inverse standard deviation; sigma = exp(logvar / 2)",
+        lambda mu, lv, eps: mu + torch.exp(-0.5 * lv) * eps,
+    ),
+    Mistake("mu is missing: z = mu + sigma * eps", lambda mu, lv, eps: torch.exp(0.5 * lv) * eps),
+    Mistake(
+        "the noise was added, not scaled: z = mu + sigma * eps, not mu + sigma + eps",
+        lambda mu, lv, eps: mu + torch.exp(0.5 * lv) + eps,
+    ),
+    Mistake(
+        "mu - sigma * eps has the same distribution, but the convention (and the check) is z = mu + sigma * eps",
+        lambda mu, lv, eps: mu - torch.exp(0.5 * lv) * eps,
+    ),
+    Mistake("eps was returned unchanged: z = mu + sigma * eps", lambda mu, lv, eps: eps + 0 * mu),
 ]
 
 
@@ -98,14 +111,25 @@ def check_reparameterize(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor]
     torch.distributions.Normal(mu, sigma).icdf(Phi(eps)), and that z carries gradients to mu
     and logvar and uses the given eps. Taught in notebook 05_reparameterization."""
     name = "check_reparameterize"
-    probe = _probe(name, fn, _reparameterize_cases()[0].args, (0, 1),
-                   "build z from mu and logvar with tensor operations (no .sample(), .detach(), .item() or torch.no_grad())")
+    probe = _probe(
+        name,
+        fn,
+        _reparameterize_cases()[0].args,
+        (0, 1),
+        "build z from mu and logvar with tensor operations (no .sample(), .detach(), .item() or torch.no_grad())",
+    )
     if probe is not None:
         return probe
     safe = lambda mu, lv, eps: fn(mu.clone(), lv.clone(), eps.clone())  # noqa: E731
-    return run_check(name, safe, _by_icdf, _reparameterize_cases(), REPARAMETERIZE_MISTAKES,
-                     success="your z equals torch.distributions' Normal quantile of the same noise in all 4 cases, "
-                             "and gradients reach mu and logvar.")
+    return run_check(
+        name,
+        safe,
+        _by_icdf,
+        _reparameterize_cases(),
+        REPARAMETERIZE_MISTAKES,
+        success="your z equals torch.distributions' Normal quantile of the same noise in all 4 cases, "
+        "and gradients reach mu and logvar.",
+    )
 
 
 # -- the pathwise gradient -------------------------------------------------------------------
@@ -119,17 +143,42 @@ def _reference_pathwise(f, mu, logvar, eps):
 def _pathwise_cases() -> list[Case]:
     g = torch.Generator().manual_seed(6)
     return [
-        Case((lambda z: z.pow(2).sum(-1), torch.tensor([1.0], dtype=torch.float64),
-              torch.tensor([-0.5], dtype=torch.float64), torch.randn(6, 1, generator=g, dtype=torch.float64)),
-             label="f(z) = z^2, mu = 1, logvar = -0.5, S = 6"),
-        Case((lambda z: torch.cos(3 * z).sum(-1), torch.tensor([0.5, -1.0], dtype=torch.float64),
-              torch.tensor([-0.4, 0.6], dtype=torch.float64), torch.randn(4, 2, generator=g, dtype=torch.float64)),
-             label="f(z) = sum_j cos(3 z_j), d = 2, S = 4"),
-        Case((lambda z: z[:, 0] * z[:, 1] + torch.exp(-z[:, 2] ** 2), torch.tensor([0.3, 0.8, -0.2], dtype=torch.float64),
-              torch.tensor([0.2, -1.0, 0.5], dtype=torch.float64), torch.randn(5, 3, generator=g, dtype=torch.float64)),
-             label="f(z) = z_1 z_2 + exp(-z_3^2), d = 3, S = 5"),
-        Case((lambda z: (z - 3).pow(2).sum(-1), torch.tensor([1.0, 0.0]), torch.tensor([0.5, -0.5]), torch.randn(3, 2, generator=g)),
-             label="float32 inputs, f(z) = sum_j (z_j - 3)^2"),
+        Case(
+            (
+                lambda z: z.pow(2).sum(-1),
+                torch.tensor([1.0], dtype=torch.float64),
+                torch.tensor([-0.5], dtype=torch.float64),
+                torch.randn(6, 1, generator=g, dtype=torch.float64),
+            ),
+            label="f(z) = z^2, mu = 1, logvar = -0.5, S = 6",
+        ),
+        Case(
+            (
+                lambda z: torch.cos(3 * z).sum(-1),
+                torch.tensor([0.5, -1.0], dtype=torch.float64),
+                torch.tensor([-0.4, 0.6], dtype=torch.float64),
+                torch.randn(4, 2, generator=g, dtype=torch.float64),
+            ),
+            label="f(z) = sum_j cos(3 z_j), d = 2, S = 4",
+        ),
+        Case(
+            (
+                lambda z: z[:, 0] * z[:, 1] + torch.exp(-(z[:, 2] ** 2)),
+                torch.tensor([0.3, 0.8, -0.2], dtype=torch.float64),
+                torch.tensor([0.2, -1.0, 0.5], dtype=torch.float64),
+                torch.randn(5, 3, generator=g, dtype=torch.float64),
+            ),
+            label="f(z) = z_1 z_2 + exp(-z_3^2), d = 3, S = 5",
+        ),
+        Case(
+            (
+                lambda z: (z - 3).pow(2).sum(-1),
+                torch.tensor([1.0, 0.0]),
+                torch.tensor([0.5, -0.5]),
+                torch.randn(3, 2, generator=g),
+            ),
+            label="float32 inputs, f(z) = sum_j (z_j - 3)^2",
+        ),
     ]
 
 
@@ -172,19 +221,29 @@ def _summed(f, mu, logvar, eps):
 
 PATHWISE_MISTAKES = [
     Mistake("a sum over the S samples instead of their mean (the estimate is S times too large)", _summed),
-    Mistake("exp(logvar) was used as the standard deviation: sigma = exp(logvar / 2), so dz/dlogvar = sigma * eps / 2",
-            _chain(lambda sd, e: sd * e, std=torch.exp)),
-    Mistake("the gradient is with respect to sigma, not logvar: dz/dsigma = eps, but dz/dlogvar = sigma * eps / 2",
-            _chain(lambda sd, e: e)),
-    Mistake("the gradient is with respect to log sigma, not logvar = log sigma^2: the factor 1/2 in "
-            "dz/dlogvar = sigma * eps / 2 is missing",
-            _chain(lambda sd, e: sd * e)),
-    Mistake("f was differentiated at z = mu: the noise must stay in, z = mu + sigma * eps, and the "
-            "gradient is the average of f'(z) over the samples",
-            _at_the_mean),
-    Mistake("this is the score-function estimate of notebook 04 (right on average, different numbers): "
-            "differentiate f(mu + sigma * eps) by autograd instead",
-            _score_function),
+    Mistake(
+        "exp(logvar) was used as the standard deviation: sigma = exp(logvar / 2), so dz/dlogvar = sigma * eps / 2",
+        _chain(lambda sd, e: sd * e, std=torch.exp),
+    ),
+    Mistake(
+        "the gradient is with respect to sigma, not logvar: dz/dsigma = eps, but dz/dlogvar = sigma * eps / 2",
+        _chain(lambda sd, e: e),
+    ),
+    Mistake(
+        "the gradient is with respect to log sigma, not logvar = log sigma^2: the factor 1/2 in "
+        "dz/dlogvar = sigma * eps / 2 is missing",
+        _chain(lambda sd, e: sd * e),
+    ),
+    Mistake(
+        "f was differentiated at z = mu: the noise must stay in, z = mu + sigma * eps, and the "
+        "gradient is the average of f'(z) over the samples",
+        _at_the_mean,
+    ),
+    Mistake(
+        "this is the score-function estimate of notebook 04 (right on average, different numbers): "
+        "differentiate f(mu + sigma * eps) by autograd instead",
+        _score_function,
+    ),
 ]
 
 
@@ -194,8 +253,14 @@ def check_pathwise_gradient(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]
     outputs (d,) each. The reference differentiates f at torch.distributions' Normal quantile of
     the same noise. Taught in notebook 05_reparameterization."""
     safe = lambda f, mu, lv, eps: fn(f, mu.clone(), lv.clone(), eps.clone())  # noqa: E731
-    return run_check("check_pathwise_gradient", safe, _reference_pathwise, _pathwise_cases(), PATHWISE_MISTAKES,
-                     success="your pathwise gradient agrees with autograd through torch.distributions on all 4 cases.")
+    return run_check(
+        "check_pathwise_gradient",
+        safe,
+        _reference_pathwise,
+        _pathwise_cases(),
+        PATHWISE_MISTAKES,
+        success="your pathwise gradient agrees with autograd through torch.distributions on all 4 cases.",
+    )
 
 
 # -- the inverse-CDF sampler -------------------------------------------------------------------
@@ -206,27 +271,41 @@ def _reference_exponential(rate: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
 def _exponential_cases() -> list[Case]:
     g = torch.Generator().manual_seed(7)
     return [
-        Case((torch.tensor([0.5, 1.0, 4.0], dtype=torch.float64), torch.rand(5, 3, generator=g, dtype=torch.float64)),
-             label="rates (0.5, 1, 4), 5 draws each"),
-        Case((torch.tensor(2.0, dtype=torch.float64), torch.tensor([0.001, 0.5, 0.999], dtype=torch.float64)),
-             label="rate 2, u near 0, at 1/2 and near 1"),
+        Case(
+            (torch.tensor([0.5, 1.0, 4.0], dtype=torch.float64), torch.rand(5, 3, generator=g, dtype=torch.float64)),
+            label="rates (0.5, 1, 4), 5 draws each",
+        ),
+        Case(
+            (torch.tensor(2.0, dtype=torch.float64), torch.tensor([0.001, 0.5, 0.999], dtype=torch.float64)),
+            label="rate 2, u near 0, at 1/2 and near 1",
+        ),
         Case((torch.tensor([3.0]), torch.tensor([0.25])), label="float32, rate 3, u = 0.25"),
     ]
 
 
 EXPONENTIAL_MISTAKES = [
-    Mistake("u was used where 1 - u belongs: -log(u) / rate has the same distribution (u and 1 - u are both "
-            "uniform), but it is not the inverse CDF, which grows with u: F^-1(u) = -log(1 - u) / rate",
-            lambda rate, u: -torch.log(u) / rate),
-    Mistake("the rate multiplies instead of divides: the mean of Exponential(rate) is 1 / rate, so "
-            "F^-1(u) = -log(1 - u) / rate",
-            lambda rate, u: -torch.log1p(-u) * rate),
-    Mistake("a missing minus sign: log(1 - u) < 0, so the samples came out negative; F^-1(u) = -log(1 - u) / rate",
-            lambda rate, u: torch.log1p(-u) / rate),
-    Mistake("that is the CDF F(u) = 1 - exp(-rate * u), not its inverse: solve u = F(z) for z",
-            lambda rate, u: 1 - torch.exp(-rate * u)),
-    Mistake("the rate is missing: -log(1 - u) is the sample for rate 1; divide by the rate",
-            lambda rate, u: -torch.log1p(-u) + 0 * rate),
+    Mistake(
+        "u was used where 1 - u belongs: -log(u) / rate has the same distribution (u and 1 - u are both "
+        "uniform), but it is not the inverse CDF, which grows with u: F^-1(u) = -log(1 - u) / rate",
+        lambda rate, u: -torch.log(u) / rate,
+    ),
+    Mistake(
+        "the rate multiplies instead of divides: the mean of Exponential(rate) is 1 / rate, so "
+        "F^-1(u) = -log(1 - u) / rate",
+        lambda rate, u: -torch.log1p(-u) * rate,
+    ),
+    Mistake(
+        "a missing minus sign: log(1 - u) < 0, so the samples came out negative; F^-1(u) = -log(1 - u) / rate",
+        lambda rate, u: torch.log1p(-u) / rate,
+    ),
+    Mistake(
+        "that is the CDF F(u) = 1 - exp(-rate * u), not its inverse: solve u = F(z) for z",
+        lambda rate, u: 1 - torch.exp(-rate * u),
+    ),
+    Mistake(
+        "the rate is missing: -log(1 - u) is the sample for rate 1; divide by the rate",
+        lambda rate, u: -torch.log1p(-u) + 0 * rate,
+    ),
 ]
 
 
@@ -235,11 +314,22 @@ def check_inverse_cdf_sampler(fn: Callable[[torch.Tensor, torch.Tensor], torch.T
     inverse CDF (rate and u broadcast), against torch.distributions.Exponential(rate).icdf(u),
     and that z carries a gradient to the rate. Taught in notebook 05_reparameterization."""
     name = "check_inverse_cdf_sampler"
-    probe = _probe(name, fn, _exponential_cases()[0].args, (0,),
-                   "compute z from the rate with tensor operations (no .item(), .detach() or torch.no_grad())")
+    probe = _probe(
+        name,
+        fn,
+        _exponential_cases()[0].args,
+        (0,),
+        "compute z from the rate with tensor operations (no .item(), .detach() or torch.no_grad())",
+    )
     if probe is not None:
         return probe
     safe = lambda rate, u: fn(rate.clone(), u.clone())  # noqa: E731
-    return run_check(name, safe, _reference_exponential, _exponential_cases(), EXPONENTIAL_MISTAKES,
-                     success="your sampler equals torch.distributions.Exponential(rate).icdf(u) in all 3 cases, "
-                             "and gradients reach the rate.")
+    return run_check(
+        name,
+        safe,
+        _reference_exponential,
+        _exponential_cases(),
+        EXPONENTIAL_MISTAKES,
+        success="your sampler equals torch.distributions.Exponential(rate).icdf(u) in all 3 cases, "
+        "and gradients reach the rate.",
+    )

@@ -15,7 +15,7 @@ with respect to sigma, and a baseline that depends on the sample it multiplies.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.distributions import Normal
@@ -74,24 +74,39 @@ def _cases(offset: float = 0.0) -> list[Case]:
     eps3 = torch.randn(5, 3, generator=g, dtype=torch.float64)
     return [
         Case(
-            (lambda z: z.pow(2).sum(-1) + offset, torch.tensor([1.0], dtype=torch.float64),
-             torch.tensor([-0.5], dtype=torch.float64), torch.randn(6, 1, generator=g, dtype=torch.float64)),
+            (
+                lambda z: z.pow(2).sum(-1) + offset,
+                torch.tensor([1.0], dtype=torch.float64),
+                torch.tensor([-0.5], dtype=torch.float64),
+                torch.randn(6, 1, generator=g, dtype=torch.float64),
+            ),
             label="f(z) = z^2, mu = 1, logvar = -0.5, S = 6",
         ),
         Case(
-            (lambda z: torch.cos(3 * z).sum(-1) + offset, torch.tensor([0.5, -1.0], dtype=torch.float64),
-             torch.tensor([-0.4, 0.6], dtype=torch.float64), torch.randn(4, 2, generator=g, dtype=torch.float64)),
+            (
+                lambda z: torch.cos(3 * z).sum(-1) + offset,
+                torch.tensor([0.5, -1.0], dtype=torch.float64),
+                torch.tensor([-0.4, 0.6], dtype=torch.float64),
+                torch.randn(4, 2, generator=g, dtype=torch.float64),
+            ),
             label="f(z) = sum_j cos(3 z_j), d = 2, S = 4",
         ),
         Case(
-            (lambda z: z[:, 0] * z[:, 1] + torch.exp(-z[:, 2] ** 2) + 2.0 + offset,
-             torch.tensor([0.3, 0.8, -0.2], dtype=torch.float64),
-             torch.tensor([0.2, -1.0, 0.5], dtype=torch.float64), eps3),
+            (
+                lambda z: z[:, 0] * z[:, 1] + torch.exp(-(z[:, 2] ** 2)) + 2.0 + offset,
+                torch.tensor([0.3, 0.8, -0.2], dtype=torch.float64),
+                torch.tensor([0.2, -1.0, 0.5], dtype=torch.float64),
+                eps3,
+            ),
             label="f(z) = z_1 z_2 + exp(-z_3^2) + 2, d = 3, S = 5",
         ),
         Case(
-            (lambda z: (z - 3).pow(2).sum(-1) + offset, torch.tensor([1.0, 0.0]), torch.tensor([0.5, -0.5]),
-             torch.randn(3, 2, generator=g)),
+            (
+                lambda z: (z - 3).pow(2).sum(-1) + offset,
+                torch.tensor([1.0, 0.0]),
+                torch.tensor([0.5, -0.5]),
+                torch.randn(3, 2, generator=g),
+            ),
             label="float32 inputs, f(z) = sum_j (z_j - 3)^2",
         ),
     ]
@@ -203,7 +218,11 @@ def check_score_function_estimator(fn: Estimator) -> CheckResult:
     autograd through torch.distributions.Normal.log_prob. Taught in notebook 04_score_function.
     """
     return run_check(
-        "check_score_function_estimator", _safe(fn), _reference, _cases(), ESTIMATOR_MISTAKES,
+        "check_score_function_estimator",
+        _safe(fn),
+        _reference,
+        _cases(),
+        ESTIMATOR_MISTAKES,
         success="your estimate agrees with autograd through torch.distributions' log q on all 4 cases.",
     )
 
@@ -261,6 +280,10 @@ def check_baseline(fn: Estimator) -> CheckResult:
     :func:`check_score_function_estimator`. Taught in notebook 04_score_function.
     """
     return run_check(
-        "check_baseline", _safe(fn), _reference_with_baseline, _cases(offset=10.0), BASELINE_MISTAKES,
+        "check_baseline",
+        _safe(fn),
+        _reference_with_baseline,
+        _cases(offset=10.0),
+        BASELINE_MISTAKES,
         success="your baseline keeps the estimate unbiased and agrees with the reference on all 4 cases.",
     )

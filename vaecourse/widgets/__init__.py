@@ -6,11 +6,11 @@ the tests call directly; the widget itself is an ``ipywidgets.interactive`` arou
 only here, so ``import vaecourse`` stays light.
 """
 
+from .discrete import *  # noqa: F401,F403  (notebook 09)
 from .elbo import *  # noqa: F401,F403  (notebook 01)
 from .kl import *  # noqa: F401,F403  (notebook 02)
-from .reconstruction import *  # noqa: F401,F403  (notebook 03)
-from .score_function import *  # noqa: F401,F403  (notebook 04)
-from .reparameterization import *  # noqa: F401,F403  (notebook 05)
 from .kl_budget import *  # noqa: F401,F403  (notebook 07)
 from .not_em import *  # noqa: F401,F403  (notebook 08)
-from .discrete import *  # noqa: F401,F403  (notebook 09)
+from .reconstruction import *  # noqa: F401,F403  (notebook 03)
+from .reparameterization import *  # noqa: F401,F403  (notebook 05)
+from .score_function import *  # noqa: F401,F403  (notebook 04)

@@ -13,7 +13,7 @@ latents against the exact gradient, by estimator, baseline, temperature and samp
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import ipywidgets
 import matplotlib.figure
@@ -25,7 +25,11 @@ from ._interactive import interactive
 
 __all__ = ["discrete_estimates", "discrete_widget", "draw_discrete_estimates", "toy_objective"]
 
-ESTIMATOR_NAMES = {"score function": "score_function", "concrete (Gumbel-softmax)": "concrete", "straight-through": "straight_through"}
+ESTIMATOR_NAMES = {
+    "score function": "score_function",
+    "concrete (Gumbel-softmax)": "concrete",
+    "straight-through": "straight_through",
+}
 BASELINES = ("none", "leave-one-out", "exact E_q[f] (ideal NVIL)")
 TEMPERATURES = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 1.0, 1.5, 2.0, 3.0)
 SAMPLE_COUNTS = (1, 2, 4, 8, 16, 32)
@@ -103,8 +107,15 @@ def draw_discrete_estimates(numbers: dict, ax=None):
         ax = matplotlib.figure.Figure(figsize=(6.5, 3.2)).subplots()
     k = torch.arange(len(numbers["exact"]))
     ax.bar(k.numpy(), numbers["exact"].numpy(), width=0.5, color="0.8", edgecolor="k", label="exact (enumeration)")
-    ax.errorbar(k.numpy(), numbers["mean"].numpy(), yerr=numbers["std"].numpy(), fmt="o", color="tab:red",
-                capsize=3, label=r"estimates: mean $\pm$ 1 std")
+    ax.errorbar(
+        k.numpy(),
+        numbers["mean"].numpy(),
+        yerr=numbers["std"].numpy(),
+        fmt="o",
+        color="tab:red",
+        capsize=3,
+        label=r"estimates: mean $\pm$ 1 std",
+    )
     ax.axhline(0, color="k", linewidth=0.5)
     ax.set_xlabel("latent k")
     ax.set_ylabel(r"$\partial\,\mathbb{E}_q[f(z)] / \partial \ell_k$")
@@ -113,8 +124,10 @@ def draw_discrete_estimates(numbers: dict, ax=None):
         label += f", temperature {numbers['temperature']:g}"
     if numbers["baseline"] != "none":
         label += f", baseline {numbers['baseline']}"
-    ax.set_title(f"{label}, S = {numbers['num_samples']}: bias {numbers['bias']:.3f}, spread {numbers['spread']:.3f} "
-                 "(relative)", fontsize=8)
+    ax.set_title(
+        f"{label}, S = {numbers['num_samples']}: bias {numbers['bias']:.3f}, spread {numbers['spread']:.3f} (relative)",
+        fontsize=8,
+    )
     ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
     return ax
 
@@ -137,12 +150,18 @@ def discrete_widget(
         f, logits = toy_objective()
     style = {"description_width": "initial"}
     controls = {
-        "estimator": ipywidgets.Dropdown(options=list(ESTIMATOR_NAMES.items()), value=estimator, description="estimator", style=style),
+        "estimator": ipywidgets.Dropdown(
+            options=list(ESTIMATOR_NAMES.items()), value=estimator, description="estimator", style=style
+        ),
         "baseline": ipywidgets.Dropdown(options=list(BASELINES), value=baseline, description="baseline", style=style),
         # S before the temperature (ipywidgets orders the controls by update's parameters): S changes
         # the estimates of every estimator, the temperature only the concrete one's.
-        "num_samples": ipywidgets.SelectionSlider(options=list(SAMPLE_COUNTS), value=num_samples, description="samples S", style=style),
-        "temperature": ipywidgets.SelectionSlider(options=list(TEMPERATURES), value=temperature, description="temperature", style=style),
+        "num_samples": ipywidgets.SelectionSlider(
+            options=list(SAMPLE_COUNTS), value=num_samples, description="samples S", style=style
+        ),
+        "temperature": ipywidgets.SelectionSlider(
+            options=list(TEMPERATURES), value=temperature, description="temperature", style=style
+        ),
     }
 
     def update(estimator: str, baseline: str, num_samples: int, temperature: float) -> dict:

@@ -14,14 +14,14 @@ see what each keeps of its input.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import ipywidgets
 import matplotlib.figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 import torch
 from IPython.display import display
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from ..budget import kl_per_dimension, posterior_mean_variance, rate_distortion
 from ..model import VAE
@@ -47,8 +47,18 @@ def budget_axes(fig) -> tuple:
     """The widget's layout on ``fig``: the rate-distortion curve and the KL bars side by side
     on top, the images across the bottom (large enough to judge 28x28 digits). Returns the three
     Axes in ``draw_budget``'s order. Taught in notebook 07_kl_budget."""
-    grid = fig.add_gridspec(2, 2, height_ratios=[1, 1.25], width_ratios=[1, 1], left=0.07, right=0.98,
-                            top=0.9, bottom=0.04, wspace=0.75, hspace=0.35)
+    grid = fig.add_gridspec(
+        2,
+        2,
+        height_ratios=[1, 1.25],
+        width_ratios=[1, 1],
+        left=0.07,
+        right=0.98,
+        top=0.9,
+        bottom=0.04,
+        wspace=0.75,
+        hspace=0.35,
+    )
     return fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, :])
 
 
@@ -64,10 +74,7 @@ def kl_bar_legend(threshold: float = 0.01) -> tuple[list, list[str]]:
     return handles, [f"active (Var mu_j > {threshold:g})", "inactive"]
 
 
-
-def budget_numbers(
-    model: VAE, x: torch.Tensor, threshold: float = 0.01, num_samples: int = 1, seed: int = 0
-) -> dict:
+def budget_numbers(model: VAE, x: torch.Tensor, threshold: float = 0.01, num_samples: int = 1, seed: int = 0) -> dict:
     """What a model spends and keeps on data x (N, *input_shape), N >= 2.
 
     Returns a dict: rate R = mean KL(q(z|x) || p(z)) and distortion D = -mean E_q[log p(x|z)]
@@ -124,8 +131,16 @@ def draw_rate_distortion(numbers: Mapping[float, dict], ax=None, highlight: floa
     distortions = [numbers[b]["distortion"] for b in betas]
     ax.plot(rates, distortions, color="0.6", linestyle=":", zorder=1)
     for i, (beta, r, d) in enumerate(zip(betas, rates, distortions)):
-        ax.plot(r, d, linestyle="none", marker=_MARKERS[i % len(_MARKERS)], ms=7, color=f"C{i}",
-                label=f"beta = {beta:g}", zorder=2)
+        ax.plot(
+            r,
+            d,
+            linestyle="none",
+            marker=_MARKERS[i % len(_MARKERS)],
+            ms=7,
+            color=f"C{i}",
+            label=f"beta = {beta:g}",
+            zorder=2,
+        )
     best = max(betas, key=lambda b: numbers[b]["elbo"])
     total = -numbers[best]["elbo"]
     span = max(rates) - min(rates) or 1.0
@@ -134,8 +149,10 @@ def draw_rate_distortion(numbers: Mapping[float, dict], ax=None, highlight: floa
     if highlight is not None:
         h = numbers[float(highlight)]
         ax.plot(h["rate"], h["distortion"], marker="o", ms=16, mfc="none", mec="k", mew=1.5, linestyle="none")
-    ax.set_ylim(min(distortions) - 0.1 * (max(distortions) - min(distortions) + 1),
-                max(distortions) + 0.1 * (max(distortions) - min(distortions) + 1))
+    ax.set_ylim(
+        min(distortions) - 0.1 * (max(distortions) - min(distortions) + 1),
+        max(distortions) + 0.1 * (max(distortions) - min(distortions) + 1),
+    )
     ax.set_xlabel("rate R = KL(q(z|x) || p(z))  (nats)")
     ax.set_ylabel("distortion D = -E[log p(x|z)]  (nats)")
     ax.set_title("rate against distortion")
@@ -158,8 +175,13 @@ def draw_kl_bars(numbers: Mapping, ax=None, ymax: float | None = None, legend: b
     active = [numbers["active"][j] for j in order]
     ranks = list(range(1, len(kl) + 1))
     ax.bar([r for r, a in zip(ranks, active) if a], [v for v, a in zip(kl, active) if a], color="0.25", edgecolor="k")
-    ax.bar([r for r, a in zip(ranks, active) if not a], [v for v, a in zip(kl, active) if not a],
-           color="white", edgecolor="k", hatch="//")
+    ax.bar(
+        [r for r, a in zip(ranks, active) if not a],
+        [v for v, a in zip(kl, active) if not a],
+        color="white",
+        edgecolor="k",
+        hatch="//",
+    )
     top = ymax if ymax is not None else max(1.0, max(kl) * 1.05)
     inactive = [r for r, a in zip(ranks, active) if not a]
     ax.plot(inactive, [0.0] * len(inactive), linestyle="none", marker="x", color="k", ms=6, clip_on=False, zorder=3)
@@ -169,7 +191,15 @@ def draw_kl_bars(numbers: Mapping, ax=None, ymax: float | None = None, legend: b
     ax.set_xlabel("latent dimensions, sorted by KL_j")
     ax.set_ylabel("KL_j (nats)")
     if legend:
-        ax.legend(*kl_bar_legend(numbers["threshold"]), fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=2, borderaxespad=0, frameon=False)
+        ax.legend(
+            *kl_bar_legend(numbers["threshold"]),
+            fontsize=7,
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.01),
+            ncol=2,
+            borderaxespad=0,
+            frameon=False,
+        )
     return ax
 
 
@@ -224,7 +254,9 @@ def draw_budget(
     draw_rate_distortion(numbers, ax_rd, highlight=beta)
 
     draw_kl_bars(here, ax_kl, ymax=max(1.0, max(n for v in numbers.values() for n in v["kl_per_dim"]) * 1.05))
-    ax_kl.set_title(f"beta = {beta:g}: {here['active_units']} of {len(here['kl_per_dim'])} units active", fontsize=10, pad=22)
+    ax_kl.set_title(
+        f"beta = {beta:g}: {here['active_units']} of {len(here['kl_per_dim'])} units active", fontsize=10, pad=22
+    )
 
     model = models[beta]
     shown = x[:num_images]
@@ -268,7 +300,10 @@ def kl_budget_widget(
         return {"beta": beta, **numbers[beta]}
 
     slider = ipywidgets.SelectionSlider(
-        options=[(f"{b:g}", b) for b in betas], value=start, description="beta",
-        style={"description_width": "initial"}, continuous_update=False,
+        options=[(f"{b:g}", b) for b in betas],
+        value=start,
+        description="beta",
+        style={"description_width": "initial"},
+        continuous_update=False,
     )
     return interactive(update, beta=slider)

@@ -63,9 +63,7 @@ def _ellipse(cov: torch.Tensor, num: int = 100) -> tuple[list[float], list[float
     return points[0].tolist(), points[1].tolist()
 
 
-def draw_rotation(
-    model: LinearGaussianModel, x: torch.Tensor, degrees: float, axes=None, step: float = 5.0
-):
+def draw_rotation(model: LinearGaussianModel, x: torch.Tensor, degrees: float, axes=None, step: float = 5.0):
     """Two panels for W R at ``degrees``: (left) the mean log-likelihood and the best diagonal-q
     ELBO against the angle from 0 to 180 degrees in steps of ``step``, this angle marked; (right)
     the one-standard-deviation ellipses of the exact posterior p(z|x) and of the best diagonal q
@@ -113,7 +111,12 @@ def rotation_widget(model: LinearGaussianModel, x: torch.Tensor, degrees: float 
         return rotation_numbers(model, x, degrees)
 
     slider = ipywidgets.FloatSlider(
-        value=float(degrees), min=0.0, max=180.0, step=5.0, description="rotation (degrees)",
-        style={"description_width": "initial"}, continuous_update=False,
+        value=float(degrees),
+        min=0.0,
+        max=180.0,
+        step=5.0,
+        description="rotation (degrees)",
+        style={"description_width": "initial"},
+        continuous_update=False,
     )
     return interactive(update, degrees=slider)

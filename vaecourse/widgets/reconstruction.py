@@ -102,8 +102,17 @@ def draw_minibatch_histogram(
     estimates = result["estimates"].numpy()
     if label is None:
         label = f"L = {result['num_samples']}, B = {result['batch_size']}: std {result['std']:.2f}"
-    ax.hist(estimates, bins=60, range=value_range, density=True, histtype="step", color="k",
-            linestyle=linestyle, linewidth=1.5, label=label)
+    ax.hist(
+        estimates,
+        bins=60,
+        range=value_range,
+        density=True,
+        histtype="step",
+        color="k",
+        linestyle=linestyle,
+        linewidth=1.5,
+        label=label,
+    )
     if not any(line.get_label() == "exact target" for line in ax.lines):
         ax.axvline(result["target"], color="grey", linestyle="-.", linewidth=1, zorder=0, label="exact target")
     if value_range is not None:
@@ -121,14 +130,19 @@ def reconstruction_widget(num_samples: int = 1, batch_size: int = 8, num_repeats
     problem = toy_reconstruction_problem()
     widest = minibatch_estimates(1, 1, num_repeats, problem=problem)
     estimates = widest["estimates"]  # L = B = 1 has the largest spread: its extremes set the range
-    value_range = (min(estimates.min().item(), widest["target"] - 4 * widest["std"]),
-                   max(estimates.max().item(), widest["target"] + 4 * widest["std"]))
+    value_range = (
+        min(estimates.min().item(), widest["target"] - 4 * widest["std"]),
+        max(estimates.max().item(), widest["target"] + 4 * widest["std"]),
+    )
 
     def update(num_samples: int, batch_size: int) -> dict[str, object]:
         result = minibatch_estimates(num_samples, batch_size, num_repeats, problem=problem)
         ax = draw_minibatch_histogram(result, value_range=value_range)
-        ax.set_title(f"budget L x B = {result['budget']}: mean {result['mean']:.2f}, target "
-                     f"{result['target']:.2f}, std {result['std']:.2f}", fontsize=10)
+        ax.set_title(
+            f"budget L x B = {result['budget']}: mean {result['mean']:.2f}, target "
+            f"{result['target']:.2f}, std {result['std']:.2f}",
+            fontsize=10,
+        )
         ax.figure.tight_layout()
         display(ax.figure)
         return result

@@ -18,8 +18,8 @@ import torch
 from IPython.display import display
 
 from ..variance import exact_gradient_variance, gradient_estimates, objective
-from .score_function import estimator_controls
 from ._interactive import interactive
+from .score_function import estimator_controls
 
 __all__ = ["draw_estimator_comparison", "estimator_comparison", "estimator_comparison_widget"]
 
@@ -75,8 +75,14 @@ def draw_estimator_comparison(numbers: dict, ax=None, *, legend: bool = True):
         "pathwise": dict(histtype="step", hatch="///", color="tab:orange", linewidth=1.5),
     }
     for estimator in ESTIMATORS:
-        ax.hist(numbers[estimator]["estimates"].numpy(), bins=60, range=(low, high), density=True,
-                label=_LABELS[estimator], **styles[estimator])
+        ax.hist(
+            numbers[estimator]["estimates"].numpy(),
+            bins=60,
+            range=(low, high),
+            density=True,
+            label=_LABELS[estimator],
+            **styles[estimator],
+        )
     ax.axvline(exact, color="k", linestyle="--", linewidth=1, zorder=0, label=f"exact gradient {exact:.3f}")
     ax.set_yscale("log")
     ax.set_xlabel(r"estimate of $\partial\,\mathbb{E}[f(z)] / \partial\mu$")

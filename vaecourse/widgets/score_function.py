@@ -71,8 +71,17 @@ def draw_estimate_histogram(numbers: dict, ax=None, *, label: str = "score-funct
     low = min(exact - 4 * spread, estimates.min().item())
     high = max(exact + 4 * spread, estimates.max().item())
     # every estimate, the far tails of S = 1 included: the y axis is logarithmic so they show
-    ax.hist(estimates.numpy(), bins=60, range=(low, high), density=True, alpha=0.45,
-            color="tab:blue", hatch=hatch, edgecolor="tab:blue", label=label)
+    ax.hist(
+        estimates.numpy(),
+        bins=60,
+        range=(low, high),
+        density=True,
+        alpha=0.45,
+        color="tab:blue",
+        hatch=hatch,
+        edgecolor="tab:blue",
+        label=label,
+    )
     ax.set_yscale("log")
     ax.axvline(exact, color="k", linestyle="--", label=f"exact gradient {exact:.3f}")
     for side in (-1, 1):
@@ -80,8 +89,7 @@ def draw_estimate_histogram(numbers: dict, ax=None, *, label: str = "score-funct
     ax.set_xlabel(r"estimate of $\partial\,\mathbb{E}[f(z)] / \partial\mu$")
     ax.set_ylabel("density (log scale)")
     ax.set_title(
-        f"f = {numbers['name']}, S = {numbers['num_samples']}: std {numbers['std']:.3f} "
-        f"(exact {spread:.3f})",
+        f"f = {numbers['name']}, S = {numbers['num_samples']}: std {numbers['std']:.3f} (exact {spread:.3f})",
         fontsize=9,
     )
     ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)

@@ -4,14 +4,14 @@ mistake fails with a message that names it, and an unfinished exercise says "not
 import torch
 from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
 
-from vaecourse.checks import check_inverse_cdf_sampler, check_pathwise_gradient, check_reparameterize
+from vaecourse.checks import check_inverse_cdf_sampler, check_reparameterization_gradient, check_reparameterize
 
 
 def solution_reparameterize(mu, logvar, eps):
     return mu + torch.exp(0.5 * logvar) * eps
 
 
-def solution_pathwise_gradient(f, mu, logvar, eps):
+def solution_reparameterization_gradient(f, mu, logvar, eps):
     mu = mu.detach().requires_grad_(True)
     logvar = logvar.detach().requires_grad_(True)
     z = mu + torch.exp(0.5 * logvar) * eps
@@ -22,10 +22,10 @@ def solution_inverse_cdf_sampler(rate, u):
     return -torch.log(1 - u) / rate
 
 
-def _pathwise(
+def _reparameterization(
     f, mu, logvar, eps, *, std=lambda lv: torch.exp(0.5 * lv), reduce=torch.mean, wrt_sigma=False, noise=True
 ):
-    """A learner's pathwise estimator with one piece swapped for a wrong one."""
+    """A learner's reparameterization estimator with one piece swapped for a wrong one."""
     mu = mu.detach().requires_grad_(True)
     if wrt_sigma:  # differentiates with respect to sigma (or log sigma) as the leaf
         sigma = std(logvar).detach().requires_grad_(True)
@@ -71,15 +71,18 @@ WRONG_ANSWERS = {
         (_no_gradient, "carries no gradient"),
         (lambda mu, lv, eps: torch.distributions.Normal(mu, torch.exp(0.5 * lv)).sample(), "draws its own noise"),
     ],
-    "check_pathwise_gradient": [
-        (lambda f, mu, lv, eps: _pathwise(f, mu, lv, eps, reduce=torch.sum), "a sum over the S samples"),
+    "check_reparameterization_gradient": [
+        (lambda f, mu, lv, eps: _reparameterization(f, mu, lv, eps, reduce=torch.sum), "a sum over the S samples"),
         (
-            lambda f, mu, lv, eps: _pathwise(f, mu, lv, eps, std=torch.exp),
+            lambda f, mu, lv, eps: _reparameterization(f, mu, lv, eps, std=torch.exp),
             "exp(logvar) was used as the standard deviation",
         ),
-        (lambda f, mu, lv, eps: _pathwise(f, mu, lv, eps, wrt_sigma=True), "with respect to sigma, not logvar"),
+        (
+            lambda f, mu, lv, eps: _reparameterization(f, mu, lv, eps, wrt_sigma=True),
+            "with respect to sigma, not logvar",
+        ),
         (_wrt_log_sigma, "with respect to log sigma"),
-        (lambda f, mu, lv, eps: _pathwise(f, mu, lv, eps, noise=False), "differentiated at z = mu"),
+        (lambda f, mu, lv, eps: _reparameterization(f, mu, lv, eps, noise=False), "differentiated at z = mu"),
         (_score_function, "score-function estimate"),
     ],
     "check_inverse_cdf_sampler": [
@@ -98,12 +101,12 @@ WRONG_ANSWERS = {
 
 CHECKS = {
     "check_reparameterize": check_reparameterize,
-    "check_pathwise_gradient": check_pathwise_gradient,
+    "check_reparameterization_gradient": check_reparameterization_gradient,
     "check_inverse_cdf_sampler": check_inverse_cdf_sampler,
 }
 SOLUTIONS = {
     "check_reparameterize": solution_reparameterize,
-    "check_pathwise_gradient": solution_pathwise_gradient,
+    "check_reparameterization_gradient": solution_reparameterization_gradient,
     "check_inverse_cdf_sampler": solution_inverse_cdf_sampler,
 }
 
@@ -118,7 +121,7 @@ def test_other_correct_answers_pass_too():
         f(solution_reparameterize(mu, logvar, eps)).mean().backward()
         return mu.grad, logvar.grad
 
-    assert check_pathwise_gradient(by_backward).passed
+    assert check_reparameterization_gradient(by_backward).passed
 
 
 def test_a_crashing_answer_is_reported_in_one_line():
@@ -127,13 +130,13 @@ def test_a_crashing_answer_is_reported_in_one_line():
     assert "raised RuntimeError" in result.message
 
 
-def test_a_pathwise_answer_that_detaches_z_is_reported_not_raised():
+def test_a_reparameterization_answer_that_detaches_z_is_reported_not_raised():
     def detached(f, mu, logvar, eps):
         mu, logvar = mu.requires_grad_(True), logvar.requires_grad_(True)
         z = (mu + torch.exp(0.5 * logvar) * eps).detach()
         return torch.autograd.grad(f(z).mean(), (mu, logvar))
 
-    result = check_pathwise_gradient(detached)
+    result = check_reparameterization_gradient(detached)
     assert result.status == "failed" and "raised RuntimeError" in result.message
 
 

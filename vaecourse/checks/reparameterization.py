@@ -3,7 +3,7 @@
 - ``check_reparameterize(fn)``: fn(mu, logvar, eps) -> z = mu + exp(logvar / 2) * eps, any
   shapes that broadcast (eps may carry extra leading sample dimensions); z must carry gradients
   to mu and logvar and must use the given eps.
-- ``check_pathwise_gradient(fn)``: fn(f, mu, logvar, eps) -> (grad_mu, grad_logvar), the
+- ``check_reparameterization_gradient(fn)``: fn(f, mu, logvar, eps) -> (grad_mu, grad_logvar), the
   average over the S rows of eps of the gradient of f(mu + exp(logvar / 2) * eps_s);
   mu, logvar (d,), eps (S, d), f maps (S, d) -> (S,).
 - ``check_inverse_cdf_sampler(fn)``: fn(rate, u) -> z = F^-1(u), the inverse CDF of the
@@ -23,7 +23,7 @@ from torch.distributions import Exponential, Normal
 
 from ._core import FAILED, Case, CheckResult, Mistake, run_check
 
-__all__ = ["check_reparameterize", "check_pathwise_gradient", "check_inverse_cdf_sampler"]
+__all__ = ["check_reparameterize", "check_reparameterization_gradient", "check_inverse_cdf_sampler"]
 
 _STANDARD = Normal(torch.tensor(0.0, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64))
 
@@ -132,15 +132,15 @@ def check_reparameterize(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor]
     )
 
 
-# -- the pathwise gradient -------------------------------------------------------------------
-def _reference_pathwise(f, mu, logvar, eps):
+# -- the reparameterization gradient -------------------------------------------------------------------
+def _reference_reparameterization(f, mu, logvar, eps):
     mu = mu.detach().double().requires_grad_(True)
     logvar = logvar.detach().double().requires_grad_(True)
     with torch.enable_grad():
         return torch.autograd.grad(f(_by_icdf(mu, logvar, eps)).mean(), (mu, logvar))
 
 
-def _pathwise_cases() -> list[Case]:
+def _reparameterization_cases() -> list[Case]:
     g = torch.Generator().manual_seed(6)
     return [
         Case(
@@ -193,7 +193,7 @@ def _slopes(f, mu, logvar, eps, *, std=lambda lv: torch.exp(0.5 * lv)):
 
 
 def _chain(d_logvar, *, std=lambda lv: torch.exp(0.5 * lv)):
-    """A pathwise estimate whose d/dlogvar factor is d_logvar(sd, eps) instead of sd * eps / 2."""
+    """A reparameterization estimate whose d/dlogvar factor is d_logvar(sd, eps) instead of sd * eps / 2."""
 
     def estimate(f, mu, logvar, eps):
         slope, sd, e = _slopes(f, mu, logvar, eps, std=std)
@@ -216,7 +216,7 @@ def _score_function(f, mu, logvar, eps):
 
 
 def _summed(f, mu, logvar, eps):
-    return tuple(g * eps.shape[0] for g in _reference_pathwise(f, mu, logvar, eps))
+    return tuple(g * eps.shape[0] for g in _reference_reparameterization(f, mu, logvar, eps))
 
 
 PATHWISE_MISTAKES = [
@@ -247,19 +247,19 @@ PATHWISE_MISTAKES = [
 ]
 
 
-def check_pathwise_gradient(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> CheckResult:
-    """Check fn(f, mu, logvar, eps) -> (grad_mu, grad_logvar), the pathwise estimate
+def check_reparameterization_gradient(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> CheckResult:
+    """Check fn(f, mu, logvar, eps) -> (grad_mu, grad_logvar), the reparameterization estimate
     mean_s grad f(mu + exp(logvar / 2) * eps_s); mu, logvar (d,), eps (S, d), f: (S, d) -> (S,),
     outputs (d,) each. The reference differentiates f at torch.distributions' Normal quantile of
     the same noise. Taught in notebook 05_reparameterization."""
     safe = lambda f, mu, lv, eps: fn(f, mu.clone(), lv.clone(), eps.clone())  # noqa: E731
     return run_check(
-        "check_pathwise_gradient",
+        "check_reparameterization_gradient",
         safe,
-        _reference_pathwise,
-        _pathwise_cases(),
+        _reference_reparameterization,
+        _reparameterization_cases(),
         PATHWISE_MISTAKES,
-        success="your pathwise gradient agrees with autograd through torch.distributions on all 4 cases.",
+        success="your reparameterization gradient agrees with autograd through torch.distributions on all 4 cases.",
     )
 
 

@@ -4,8 +4,9 @@ names it, and an unfinished exercise says "not implemented"."""
 
 import itertools
 
+import pytest
 import torch
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+from check_contract import assert_fails_and_names, assert_passes, assert_unfinished_says_so_in_one_line, table
 
 from vaecourse.checks import check_exact_gradient, check_leave_one_out
 
@@ -78,7 +79,7 @@ WRONG_ANSWERS = {
 }
 
 CHECKS = {"check_exact_gradient": check_exact_gradient, "check_leave_one_out": check_leave_one_out}
-SOLUTIONS = {"check_exact_gradient": solution_exact_gradient, "check_leave_one_out": solution_leave_one_out}
+CORRECT_ANSWERS = {"check_exact_gradient": [solution_exact_gradient], "check_leave_one_out": [solution_leave_one_out]}
 
 
 def test_a_solution_by_autograd_passes_too():
@@ -111,3 +112,18 @@ def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():
         return out
 
     assert check_leave_one_out(edits_in_place).passed
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))
+def test_correct_answers_pass(name, answer, words):
+    assert_passes(CHECKS[name], answer)
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(WRONG_ANSWERS))
+def test_each_wrong_answer_fails_and_its_message_names_the_mistake(name, answer, words):
+    assert_fails_and_names(CHECKS[name], answer, words)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_an_unfinished_exercise_says_not_implemented_in_one_line(name):
+    assert_unfinished_says_so_in_one_line(CHECKS[name])

@@ -3,9 +3,10 @@ a message that names it, and an unfinished exercise says "not implemented"."""
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+from check_contract import assert_fails_and_names, assert_passes, assert_unfinished_says_so_in_one_line, table
 
 from vaecourse.checks import check_importance_weighted_bound, check_negative_elbo
 
@@ -104,7 +105,7 @@ CHECKS = {
     "check_negative_elbo": check_negative_elbo,
     "check_importance_weighted_bound": check_importance_weighted_bound,
 }
-SOLUTIONS = {"check_negative_elbo": solution_negative_elbo, "check_importance_weighted_bound": solution_bound}
+CORRECT_ANSWERS = {"check_negative_elbo": [solution_negative_elbo], "check_importance_weighted_bound": [solution_bound]}
 
 
 def test_sigmoid_then_bce_passes_on_moderate_logits():
@@ -139,3 +140,18 @@ def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():
         return out
 
     assert check_negative_elbo(edits_in_place).passed
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))
+def test_correct_answers_pass(name, answer, words):
+    assert_passes(CHECKS[name], answer)
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(WRONG_ANSWERS))
+def test_each_wrong_answer_fails_and_its_message_names_the_mistake(name, answer, words):
+    assert_fails_and_names(CHECKS[name], answer, words)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_an_unfinished_exercise_says_not_implemented_in_one_line(name):
+    assert_unfinished_says_so_in_one_line(CHECKS[name])

@@ -3,7 +3,7 @@ fails with a message that names it, and an unfinished exercise says "not impleme
 
 import pytest
 import torch
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+from check_contract import assert_fails_and_names, assert_passes, assert_unfinished_says_so_in_one_line, table
 
 from vaecourse.checks import check_gaussian_kl, check_kl_gradient
 
@@ -48,7 +48,7 @@ WRONG_ANSWERS = {
 }
 
 CHECKS = {"check_gaussian_kl": check_gaussian_kl, "check_kl_gradient": check_kl_gradient}
-SOLUTIONS = {"check_gaussian_kl": solution_gaussian_kl, "check_kl_gradient": solution_kl_gradient}
+CORRECT_ANSWERS = {"check_gaussian_kl": [solution_gaussian_kl], "check_kl_gradient": [solution_kl_gradient]}
 
 
 @pytest.mark.parametrize("name", sorted(CHECKS))
@@ -84,3 +84,18 @@ def test_an_autograd_gradient_is_accepted():
         return torch.autograd.grad(solution_gaussian_kl(mu, logvar).sum(), (mu, logvar))
 
     assert check_kl_gradient(by_autograd).passed
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))
+def test_correct_answers_pass(name, answer, words):
+    assert_passes(CHECKS[name], answer)
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(WRONG_ANSWERS))
+def test_each_wrong_answer_fails_and_its_message_names_the_mistake(name, answer, words):
+    assert_fails_and_names(CHECKS[name], answer, words)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_an_unfinished_exercise_says_not_implemented_in_one_line(name):
+    assert_unfinished_says_so_in_one_line(CHECKS[name])

@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+from check_contract import assert_fails_and_names, assert_passes, assert_unfinished_says_so_in_one_line, table
 
 from vaecourse.checks import check_active_units, check_rate_distortion
 
@@ -76,9 +76,9 @@ CHECKS = {
     "check_rate_distortion": check_rate_distortion,
     "check_active_units": check_active_units,
 }
-SOLUTIONS = {
-    "check_rate_distortion": solution_rate_distortion,
-    "check_active_units": solution_active_units,
+CORRECT_ANSWERS = {
+    "check_rate_distortion": [solution_rate_distortion],
+    "check_active_units": [solution_active_units],
 }
 
 
@@ -109,3 +109,18 @@ def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():
         return out
 
     assert check_active_units(zeroes_mu).passed
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))
+def test_correct_answers_pass(name, answer, words):
+    assert_passes(CHECKS[name], answer)
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(WRONG_ANSWERS))
+def test_each_wrong_answer_fails_and_its_message_names_the_mistake(name, answer, words):
+    assert_fails_and_names(CHECKS[name], answer, words)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_an_unfinished_exercise_says_not_implemented_in_one_line(name):
+    assert_unfinished_says_so_in_one_line(CHECKS[name])

@@ -3,7 +3,7 @@ with a message that names it, and an unfinished exercise says "not implemented".
 
 import pytest
 import torch
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+from check_contract import assert_fails_and_names, assert_passes, assert_unfinished_says_so_in_one_line, table
 
 from vaecourse.checks import check_mean_field_gap, check_ppca_em_step
 
@@ -74,9 +74,9 @@ CHECKS = {
     "check_ppca_em_step": check_ppca_em_step,
     "check_mean_field_gap": check_mean_field_gap,
 }
-SOLUTIONS = {
-    "check_ppca_em_step": solution_ppca_em_step,
-    "check_mean_field_gap": solution_mean_field_gap,
+CORRECT_ANSWERS = {
+    "check_ppca_em_step": [solution_ppca_em_step],
+    "check_mean_field_gap": [solution_mean_field_gap],
 }
 
 
@@ -107,3 +107,18 @@ def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():
         return out
 
     assert check_ppca_em_step(edits_in_place).passed
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))
+def test_correct_answers_pass(name, answer, words):
+    assert_passes(CHECKS[name], answer)
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(WRONG_ANSWERS))
+def test_each_wrong_answer_fails_and_its_message_names_the_mistake(name, answer, words):
+    assert_fails_and_names(CHECKS[name], answer, words)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_an_unfinished_exercise_says_not_implemented_in_one_line(name):
+    assert_unfinished_says_so_in_one_line(CHECKS[name])

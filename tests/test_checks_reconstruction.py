@@ -3,9 +3,10 @@ mistake fails with a message that names it, and an unfinished exercise says "not
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+from check_contract import assert_fails_and_names, assert_passes, assert_unfinished_says_so_in_one_line, table
 
 from vaecourse.checks import (
     check_bernoulli_log_likelihood,
@@ -111,10 +112,10 @@ CHECKS = {
     "check_gaussian_log_likelihood": check_gaussian_log_likelihood,
     "check_reconstruction_estimate": check_reconstruction_estimate,
 }
-SOLUTIONS = {
-    "check_bernoulli_log_likelihood": solution_bernoulli,
-    "check_gaussian_log_likelihood": solution_gaussian,
-    "check_reconstruction_estimate": solution_estimate,
+CORRECT_ANSWERS = {
+    "check_bernoulli_log_likelihood": [solution_bernoulli],
+    "check_gaussian_log_likelihood": [solution_gaussian],
+    "check_reconstruction_estimate": [solution_estimate],
 }
 
 
@@ -153,3 +154,18 @@ def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():
         return out
 
     assert check_gaussian_log_likelihood(edits_in_place).passed
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))
+def test_correct_answers_pass(name, answer, words):
+    assert_passes(CHECKS[name], answer)
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(WRONG_ANSWERS))
+def test_each_wrong_answer_fails_and_its_message_names_the_mistake(name, answer, words):
+    assert_fails_and_names(CHECKS[name], answer, words)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_an_unfinished_exercise_says_not_implemented_in_one_line(name):
+    assert_unfinished_says_so_in_one_line(CHECKS[name])

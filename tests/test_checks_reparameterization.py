@@ -1,8 +1,9 @@
 """The checks of notebook 05_reparameterization: the reference solutions pass, each likely
 mistake fails with a message that names it, and an unfinished exercise says "not implemented"."""
 
+import pytest
 import torch
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+from check_contract import assert_fails_and_names, assert_passes, assert_unfinished_says_so_in_one_line, table
 
 from vaecourse.checks import check_inverse_cdf_sampler, check_pathwise_gradient, check_reparameterize
 
@@ -101,10 +102,10 @@ CHECKS = {
     "check_pathwise_gradient": check_pathwise_gradient,
     "check_inverse_cdf_sampler": check_inverse_cdf_sampler,
 }
-SOLUTIONS = {
-    "check_reparameterize": solution_reparameterize,
-    "check_pathwise_gradient": solution_pathwise_gradient,
-    "check_inverse_cdf_sampler": solution_inverse_cdf_sampler,
+CORRECT_ANSWERS = {
+    "check_reparameterize": [solution_reparameterize],
+    "check_pathwise_gradient": [solution_pathwise_gradient],
+    "check_inverse_cdf_sampler": [solution_inverse_cdf_sampler],
 }
 
 
@@ -144,3 +145,18 @@ def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():
         return z
 
     assert check_reparameterize(edits_in_place).passed
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))
+def test_correct_answers_pass(name, answer, words):
+    assert_passes(CHECKS[name], answer)
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(WRONG_ANSWERS))
+def test_each_wrong_answer_fails_and_its_message_names_the_mistake(name, answer, words):
+    assert_fails_and_names(CHECKS[name], answer, words)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_an_unfinished_exercise_says_not_implemented_in_one_line(name):
+    assert_unfinished_says_so_in_one_line(CHECKS[name])

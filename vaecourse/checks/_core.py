@@ -95,6 +95,12 @@ def _shape(value: Any) -> Any:
     return None
 
 
+def copies(args: Sequence[Any]) -> tuple:
+    """The arguments with every tensor cloned, so that the learner's function cannot change
+    what the reference (or the next case) sees."""
+    return tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
+
+
 def run_check(
     name: str,
     func: Callable[..., Any],
@@ -116,7 +122,7 @@ def run_check(
     for number, case in enumerate(cases, start=1):
         where = f"case {number}" + (f" ({case.label})" if case.label else "")
         try:
-            got = func(*case.args, **case.kwargs)
+            got = func(*copies(case.args), **case.kwargs)
         except NotImplementedError:
             return CheckResult(
                 name,

@@ -120,10 +120,9 @@ def check_reparameterize(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor]
     )
     if probe is not None:
         return probe
-    safe = lambda mu, lv, eps: fn(mu.clone(), lv.clone(), eps.clone())  # noqa: E731
     return run_check(
         name,
-        safe,
+        fn,
         _by_icdf,
         _reparameterize_cases(),
         REPARAMETERIZE_MISTAKES,
@@ -252,10 +251,9 @@ def check_pathwise_gradient(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]
     mean_s grad f(mu + exp(logvar / 2) * eps_s); mu, logvar (d,), eps (S, d), f: (S, d) -> (S,),
     outputs (d,) each. The reference differentiates f at torch.distributions' Normal quantile of
     the same noise. Taught in notebook 05_reparameterization."""
-    safe = lambda f, mu, lv, eps: fn(f, mu.clone(), lv.clone(), eps.clone())  # noqa: E731
     return run_check(
         "check_pathwise_gradient",
-        safe,
+        fn,
         _reference_pathwise,
         _pathwise_cases(),
         PATHWISE_MISTAKES,
@@ -323,10 +321,9 @@ def check_inverse_cdf_sampler(fn: Callable[[torch.Tensor, torch.Tensor], torch.T
     )
     if probe is not None:
         return probe
-    safe = lambda rate, u: fn(rate.clone(), u.clone())  # noqa: E731
     return run_check(
         name,
-        safe,
+        fn,
         _reference_exponential,
         _exponential_cases(),
         EXPONENTIAL_MISTAKES,

@@ -6,7 +6,17 @@ import itertools
 
 import pytest
 import torch
-from check_contract import assert_fails_and_names, assert_passes, assert_unfinished_says_so_in_one_line, table
+from check_contract import (
+    as_dtype,
+    as_numpy,
+    as_python,
+    assert_a_crash_is_reported_in_one_line,
+    assert_fails_and_names,
+    assert_passes,
+    assert_unfinished_says_so_in_one_line,
+    in_place,
+    table,
+)
 
 from vaecourse.checks import check_exact_gradient, check_leave_one_out
 
@@ -104,14 +114,19 @@ def test_an_answer_that_draws_its_own_samples_is_not_accepted():
     assert check_leave_one_out(own_samples).status == "failed"
 
 
-def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():
-    def edits_in_place(f, logits, z):
-        out = solution_leave_one_out(f, logits, z)
-        z.mul_(0)
-        logits.mul_(0)
-        return out
-
-    assert check_leave_one_out(edits_in_place).passed
+# Wrong answers of the classes every check guards against (issue 14).
+WRONG_ANSWERS["check_exact_gradient"] += [
+    (in_place(solution_exact_gradient, 1), "changed its argument logits in place"),
+    (as_numpy(solution_exact_gradient), "got a numpy ndarray"),
+    (as_python(solution_exact_gradient), "got a Python list"),
+    (as_dtype(solution_exact_gradient, torch.float64), "should be a float32 tensor"),
+]
+WRONG_ANSWERS["check_leave_one_out"] += [
+    (in_place(solution_leave_one_out, 2), "changed its argument z in place"),
+    (as_numpy(solution_leave_one_out), "got a numpy ndarray"),
+    (as_dtype(solution_leave_one_out, torch.float32), "should be a float64 tensor"),
+    (lambda f, l, z: solution_leave_one_out(f, l, z).unsqueeze(0), "should have shape (2,), got shape (1, 2)"),
+]
 
 
 @pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))
@@ -127,3 +142,8 @@ def test_each_wrong_answer_fails_and_its_message_names_the_mistake(name, answer,
 @pytest.mark.parametrize("name", sorted(CHECKS))
 def test_an_unfinished_exercise_says_not_implemented_in_one_line(name):
     assert_unfinished_says_so_in_one_line(CHECKS[name])
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_a_crash_is_reported_in_one_line(name):
+    assert_a_crash_is_reported_in_one_line(CHECKS[name])

@@ -1,8 +1,19 @@
 """The checks of notebook 05_reparameterization: the reference solutions pass, each likely
 mistake fails with a message that names it, and an unfinished exercise says "not implemented"."""
 
+import pytest
 import torch
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+from check_contract import (
+    as_dtype,
+    as_numpy,
+    assert_a_crash_is_reported_in_one_line,
+    assert_fails_and_names,
+    assert_passes,
+    assert_unfinished_says_so_in_one_line,
+    in_place,
+    table,
+)
+from torch.distributions import Exponential, Normal
 
 from vaecourse.checks import check_inverse_cdf_sampler, check_reparameterization_gradient, check_reparameterize
 
@@ -104,10 +115,10 @@ CHECKS = {
     "check_reparameterization_gradient": check_reparameterization_gradient,
     "check_inverse_cdf_sampler": check_inverse_cdf_sampler,
 }
-SOLUTIONS = {
-    "check_reparameterize": solution_reparameterize,
-    "check_reparameterization_gradient": solution_reparameterization_gradient,
-    "check_inverse_cdf_sampler": solution_inverse_cdf_sampler,
+CORRECT_ANSWERS = {
+    "check_reparameterize": [solution_reparameterize],
+    "check_reparameterization_gradient": [solution_reparameterization_gradient],
+    "check_inverse_cdf_sampler": [solution_inverse_cdf_sampler],
 }
 
 
@@ -140,10 +151,52 @@ def test_a_reparameterization_answer_that_detaches_z_is_reported_not_raised():
     assert result.status == "failed" and "raised RuntimeError" in result.message
 
 
-def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():
-    def edits_in_place(mu, logvar, eps):
-        z = solution_reparameterize(mu, logvar, eps)
-        eps.mul_(0)
-        return z
+# Wrong answers of the classes every check guards against (issue 14).
+WRONG_ANSWERS["check_reparameterize"] += [
+    (lambda mu, lv, eps: mu + torch.exp(0.5 * lv).detach() * eps, "no gradient reaches logvar"),
+    (lambda mu, lv, eps: solution_reparameterize(mu, lv, eps).detach().requires_grad_(), "no gradient reaches mu"),
+    (lambda mu, lv, eps: eps.mul_(torch.exp(0.5 * lv)).add_(mu), "changed its argument eps in place"),
+    (as_numpy(solution_reparameterize), "got a numpy ndarray"),
+    (as_dtype(solution_reparameterize, torch.float64), "should be a float32 tensor"),
+]
+WRONG_ANSWERS["check_reparameterization_gradient"] += [
+    (in_place(solution_reparameterization_gradient, 3), "changed its argument eps in place"),
+    (as_numpy(solution_reparameterization_gradient), "got a numpy ndarray"),
+    (as_dtype(solution_reparameterization_gradient, torch.float64), "should be a float32 tensor"),
+    (lambda *a: torch.stack(solution_reparameterization_gradient(*a)), "should be a pair of 2 values"),
+]
+WRONG_ANSWERS["check_inverse_cdf_sampler"] += [
+    (lambda rate, u: solution_inverse_cdf_sampler(rate, u).detach().requires_grad_(), "no gradient reaches rate"),
+    (lambda rate, u: -torch.log1p(-u) * (1 / rate).detach(), "carries no gradient"),
+    (lambda rate, u: u.neg_().log1p_().neg_().div_(rate), "changed its argument u in place"),
+    (as_numpy(solution_inverse_cdf_sampler), "got a numpy ndarray"),
+    (as_dtype(solution_inverse_cdf_sampler, torch.float32), "should be a float64 tensor"),
+]
+CORRECT_ANSWERS["check_reparameterize"] += [
+    lambda mu, lv, eps: torch.addcmul(mu, torch.sqrt(lv.exp()), eps),
+    lambda mu, lv, eps: Normal(mu, torch.exp(0.5 * lv)).rsample() * 0 + mu + (0.5 * lv).exp() * eps,
+]
+CORRECT_ANSWERS["check_inverse_cdf_sampler"] += [
+    lambda rate, u: Exponential(rate).icdf(u),
+    lambda rate, u: -torch.log1p(-u) / rate,
+]
 
-    assert check_reparameterize(edits_in_place).passed
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))
+def test_correct_answers_pass(name, answer, words):
+    assert_passes(CHECKS[name], answer)
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(WRONG_ANSWERS))
+def test_each_wrong_answer_fails_and_its_message_names_the_mistake(name, answer, words):
+    assert_fails_and_names(CHECKS[name], answer, words)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_an_unfinished_exercise_says_not_implemented_in_one_line(name):
+    assert_unfinished_says_so_in_one_line(CHECKS[name])
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_a_crash_is_reported_in_one_line(name):
+    assert_a_crash_is_reported_in_one_line(CHECKS[name])

@@ -306,9 +306,8 @@ def fit(
             model.train()
             perm = torch.randperm(num, generator=_generator(seed, epoch, 1, device=torch.device("cpu"))).to(device)
             noise = _generator(seed, epoch, 2, device=device)
-            sums = torch.zeros(3, dtype=x.dtype, device=device)
-            step_elbo = torch.empty(steps_per_epoch, dtype=x.dtype, device=device)
-            for i, start in enumerate(range(0, num, batch_size)):
+            step_sums = []  # (recon, kl) summed over each minibatch
+            for start in range(0, num, batch_size):
                 xb = x[perm[start : start + batch_size]]
                 if binarize == "dynamic":
                     xb = torch.bernoulli(xb, generator=noise)
@@ -326,11 +325,11 @@ def fit(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                batch_sums = torch.stack((terms.elbo.sum(), terms.recon.sum(), terms.kl.sum()))
-                sums += batch_sums
-                step_elbo[i] = batch_sums[0] / xb.shape[0]
+                step_sums.append(torch.stack((terms.recon, terms.kl)).sum(1))
                 bar.update(1)
-            elbo, recon, kl = (sums / num).tolist()
+            sums = torch.stack(step_sums).tolist()  # one read per epoch
+            recon, kl = (math.fsum(column) / num for column in zip(*sums))
+            elbo = recon - kl
             if not math.isfinite(elbo):
                 raise FloatingPointError(f"training diverged: the ELBO is {elbo} in epoch {epoch}; try a smaller lr")
             history.epoch.append(epoch)
@@ -339,7 +338,7 @@ def fit(
             history.train_elbo.append(elbo)
             history.train_recon.append(recon)
             history.train_kl.append(kl)
-            history.step_elbo.extend(step_elbo.tolist())
+            history.step_elbo.extend((r - k) / min(batch_size, num - i * batch_size) for i, (r, k) in enumerate(sums))
             if x_val is not None:
                 model.eval()
                 val = _evaluate(model, x_val, max(batch_size, 1024), _generator(seed, epoch, 3, device=device))

@@ -31,7 +31,7 @@ from typing import NamedTuple
 import torch
 
 from ._validation import positive_float, positive_int
-from .kl import gaussian_kl_per_dim
+from .estimators import _reparameterize, _sample_eps
 from .model import VAE
 
 __all__ = [
@@ -77,11 +77,10 @@ def rate_distortion(
     x = model.check_input(x)
     num_samples = positive_int("num_samples", num_samples)
     x_flat = x.reshape(x.shape[0], -1)
-    mu, logvar = model._encode_flat(x_flat)
-    eps = torch.randn((num_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
-    std = torch.exp(0.5 * logvar)
-    recon = sum(model._log_px(model.decoder(mu + std * e), x_flat) for e in eps) / num_samples
-    rate = model._kl_per_dim(mu, logvar).sum(-1)
+    mu, logvar = model.encode_flat(x_flat)
+    eps = _sample_eps(mu, num_samples, generator)
+    recon = sum(model.log_px(model.decoder(_reparameterize(mu, logvar, e)), x_flat) for e in eps) / num_samples
+    rate = model.kl_per_dim(mu, logvar).sum(-1)
     return RateDistortion(rate.mean().item(), -recon.mean().item())
 
 
@@ -92,8 +91,9 @@ def kl_per_dimension(model: VAE, x: torch.Tensor) -> torch.Tensor:
     KL_j = 1/2 (mu_j^2 + exp(logvar_j) - logvar_j - 1) (notebook 02).
     Shapes: x (N, *input_shape) -> (d,), nats. Taught in notebook 07_kl_budget.
     """
-    mu, logvar = _model(model).encode(x)
-    return gaussian_kl_per_dim(mu, logvar).mean(0)
+    model = _model(model)
+    mu, logvar = model.encode(x)
+    return model.kl_per_dim(mu, logvar).mean(0)
 
 
 @torch.no_grad()

@@ -33,6 +33,7 @@ from torch import nn
 
 from ._validation import float_tensor, positive_float, positive_int
 from .estimators import _minus_leave_one_out_mean
+from .likelihoods import _bernoulli_log_prob
 from .model import _mlp
 
 __all__ = [
@@ -272,12 +273,13 @@ class BinaryVAE(nn.Module):
     def log_px(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x|z) for z (S, B, K) (or any (..., B, K)) and x (B, D): shape (S, B). Accepts
         relaxed z in (0, 1) too (the decoder is an MLP of z)."""
-        logits = self.decoder(z)
-        return -F.binary_cross_entropy_with_logits(logits, x.expand_as(logits), reduction="none").sum(-1)
+        return _bernoulli_log_prob(self.decoder(z), x)
 
     def state_log_px(self, x: torch.Tensor) -> torch.Tensor:
         """log p(x|z) for every example and every one of the 2^K states: (B, 2^K). The decoder
-        runs once per state, not per example: log p(x|z) = x . l(z) - sum_i softplus(l_i(z))."""
+        runs once per state, not per example, and the pixels' sum is a matrix product:
+        log p(x|z) = x . l(z) - sum_i softplus(l_i(z)). The kernel's broadcast would hold B 2^K D
+        numbers; this form is exact to within 2e-9 nats per pixel (softplus(l) = l past l = 20)."""
         states = all_states(self.num_latents, x.dtype)
         logits = self.decoder(states)  # (2^K, D)
         return x @ logits.T - F.softplus(logits).sum(-1)

@@ -42,7 +42,17 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
     float_tensor("mu", mu)
     float_tensor("logvar", logvar)
     same_shape("mu", mu, "logvar", logvar)
-    eps = torch.randn(mu.shape, generator=generator, dtype=mu.dtype, device=mu.device)
+    return _reparameterize(mu, logvar, _sample_eps(mu, None, generator))
+
+
+def _sample_eps(mu: torch.Tensor, num_samples: int | None, generator: torch.Generator | None) -> torch.Tensor:
+    """eps ~ N(0, I) of shape (num_samples, *mu.shape), or mu.shape when num_samples is None."""
+    shape = mu.shape if num_samples is None else (num_samples, *mu.shape)
+    return torch.randn(shape, generator=generator, dtype=mu.dtype, device=mu.device)
+
+
+def _reparameterize(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> torch.Tensor:
+    """z = mu + exp(logvar / 2) * eps, unchecked: the kernel every sampler in the package uses."""
     return mu + torch.exp(0.5 * logvar) * eps
 
 
@@ -73,10 +83,6 @@ def _against_z(values: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
     return values.reshape(values.shape + (1,) * (mu.dim() + 1 - values.dim()))
 
 
-def _sample_eps(mu: torch.Tensor, num_samples: int, generator: torch.Generator | None) -> torch.Tensor:
-    return torch.randn((num_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
-
-
 def score_function_gradient(
     f: Objective,
     mu: torch.Tensor,
@@ -104,7 +110,7 @@ def score_function_gradient(
     eps = _sample_eps(mu, num_samples, generator)
     std = torch.exp(0.5 * logvar)
     with torch.no_grad():
-        values = _evaluate(f, mu + std * eps, mu)
+        values = _evaluate(f, _reparameterize(mu, logvar, eps), mu)
     if isinstance(baseline, str):
         values = _minus_leave_one_out_mean(values, baseline, num_samples)
     elif baseline is not None:
@@ -144,7 +150,7 @@ def reparameterization_gradient(
     with torch.enable_grad():
         mu_s = mu.detach().expand(num_samples, *mu.shape).clone().requires_grad_(True)
         logvar_s = logvar.detach().expand(num_samples, *mu.shape).clone().requires_grad_(True)
-        values = _evaluate(f, mu_s + torch.exp(0.5 * logvar_s) * eps, mu)
+        values = _evaluate(f, _reparameterize(mu_s, logvar_s, eps), mu)
         if not values.requires_grad:
             raise ValueError("f must be differentiable in z by autograd (its output carries no gradient)")
         grad_mu, grad_logvar = torch.autograd.grad(values.sum(), (mu_s, logvar_s), allow_unused=True)

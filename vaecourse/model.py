@@ -13,10 +13,11 @@ with the expectation estimated by z = mu + exp(logvar / 2) * eps, eps ~ N(0, I),
 in closed form (notebook 02). The reference configuration of pytorch/examples (784-400-20)
 is ``VAE((28, 28), 20, (400,))``.
 
-The loss terms are written out here rather than calling ``bernoulli_log_likelihood`` and
-``gaussian_kl``: those check their inputs on every call, which costs ten times the
-arithmetic of a minibatch. The model checks ``x`` once, at its public entry points, and the
-tests check that its terms agree with those functions and with ``torch.distributions``.
+Every formula here is one kernel shared with the functions the notebooks teach:
+``kl._kl_per_dim`` (gaussian_kl), ``likelihoods._bernoulli_log_prob`` and ``_gaussian_log_prob``
+(bernoulli_log_likelihood, gaussian_log_likelihood), ``estimators._reparameterize``
+(reparameterize). Those public functions check their inputs on every call; the model checks
+``x`` once, at its public entry points, and calls the kernels unchecked.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ._validation import float_tensor, positive_float, positive_int
 from .bounds import iwae_bound
+from .estimators import _reparameterize, _sample_eps
+from .kl import _kl_per_dim
+from .likelihoods import _bernoulli_log_prob, _gaussian_log_prob
 
 __all__ = ["VAE", "ElboTerms", "clamp_logvar"]
 
@@ -49,9 +52,6 @@ def clamp_logvar(logvar: torch.Tensor) -> torch.Tensor:
     Inside the range value and gradient are those of ``logvar`` itself, bit for bit.
     Taught in notebook 02_kl_closed_form."""
     return logvar.detach().clamp(LOGVAR_MIN, LOGVAR_MAX) + (logvar - logvar.detach())
-
-
-_LOG_2PI = math.log(2 * math.pi)
 
 
 class ElboTerms(NamedTuple):
@@ -93,6 +93,15 @@ class VAE(nn.Module):
             (Lucas et al. 2019).
 
     Shapes: x is (B, *input_shape), z is (B, d). Taught in notebook 06_full_vae.
+
+    What training uses (``fit``, ``training_loss``, ``budget.rate_distortion``): four pieces on
+    flat data x (B, D) that has passed ``check_input``, unchecked because they run every step.
+    A subclass changes the model by overriding them (and keeps fit, elbo and log_likelihood):
+
+        encode_flat(x) -> (mu, logvar)     q(z|x)'s parameters, each (B, d), logvar clamped
+        decoder(z) -> out                  an nn.Module: logits or means (..., B, D) for z (..., B, d)
+        log_px(out, x) -> (..., B)         log p(x|z) from the decoder's output
+        kl_per_dim(mu, logvar) -> (B, d)   KL(q(z|x) || p(z)) per latent dimension
     """
 
     def __init__(
@@ -194,30 +203,31 @@ class VAE(nn.Module):
         param = next(self.parameters())
         return x.to(device=param.device, dtype=param.dtype)
 
-    # ------------------------------------------------------------------ the model
-    def _encode_flat(self, x_flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encoder(x_flat).chunk(2, dim=-1)
+    # ------------------------------------------------------------------ what training uses
+    def encode_flat(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar) of q(z|x) for flat, checked x (B, D): each (B, d), logvar clamped to
+        [-30, 20] by ``clamp_logvar``. Unchecked (the inner loop); ``encode`` checks."""
+        mu, logvar = self.encoder(x).chunk(2, dim=-1)
         return mu, clamp_logvar(logvar)
 
-    def _log_px(self, out: torch.Tensor, x_flat: torch.Tensor) -> torch.Tensor:
-        """log p(x|z) from decoder outputs (..., B, D) and data (B, D) -> (..., B).
+    def log_px(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """log p(x|z) from decoder outputs (..., B, D) and flat data (B, D) -> (..., B), unchecked.
 
-        Bernoulli: sum_i x_i l_i - softplus(l_i) = -BCE-with-logits (as bernoulli_log_likelihood);
-        Gaussian: -||x - m||^2 / (2 sigma^2) - D/2 log(2 pi sigma^2) (as gaussian_log_likelihood).
+        Bernoulli: sum_i x_i log s(l_i) + (1 - x_i) log(1 - s(l_i)) (bernoulli_log_likelihood);
+        Gaussian: -||x - m||^2 / (2 sigma^2) - D/2 log(2 pi sigma^2) (gaussian_log_likelihood),
+        with sigma = exp(log_sigma) when learned.
         """
         if self.likelihood == "bernoulli":
-            return -F.binary_cross_entropy_with_logits(out, x_flat.expand_as(out), reduction="none").sum(-1)
-        squared_error = (x_flat - out).pow(2).sum(-1)
-        if self.learn_sigma:
-            log_sigma = self.log_sigma.to(out.dtype)
-            return -0.5 * squared_error * torch.exp(-2 * log_sigma) - 0.5 * self.num_pixels * (_LOG_2PI + 2 * log_sigma)
-        return -squared_error / (2 * self.sigma**2) - 0.5 * self.num_pixels * (_LOG_2PI + 2 * math.log(self.sigma))
+            return _bernoulli_log_prob(out, x)
+        log_sigma = self.log_sigma.to(out.dtype) if self.learn_sigma else math.log(self.sigma)
+        return _gaussian_log_prob(out, x, log_sigma)
 
-    @staticmethod
-    def _kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        """1/2 (mu^2 + exp(logvar) - logvar - 1) per dimension, as gaussian_kl_per_dim."""
-        return 0.5 * (mu.pow(2) + (torch.expm1(logvar) - logvar))
+    def kl_per_dim(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """KL(N(mu_j, exp(logvar_j)) || N(0, 1)) per dimension, (B, d) -> (B, d), unchecked:
+        1/2 (mu^2 + exp(logvar) - logvar - 1), accurate near the prior (gaussian_kl_per_dim)."""
+        return _kl_per_dim(mu, logvar)
 
+    # ------------------------------------------------------------------ the model
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The parameters of q(z|x) = N(mu, diag(exp(logvar))).
 
@@ -226,7 +236,7 @@ class VAE(nn.Module):
         Taught in notebook 06_full_vae.
         """
         x = self.check_input(x)
-        return self._encode_flat(x.reshape(x.shape[0], -1))
+        return self.encode_flat(x.reshape(x.shape[0], -1))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """The decoder's output: Bernoulli logits l(z), or Gaussian means m(z).
@@ -249,7 +259,7 @@ class VAE(nn.Module):
     def _q(self, x_flat: torch.Tensor, q: tuple[torch.Tensor, torch.Tensor] | None):
         """(mu, logvar) from the encoder, or the given q checked against x."""
         if q is None:
-            return self._encode_flat(x_flat)
+            return self.encode_flat(x_flat)
         if not isinstance(q, (tuple, list)) or len(q) != 2:
             raise ValueError("q must be a pair (mu, logvar) of tensors of shape (B, latent_dim)")
         mu, logvar = q
@@ -280,10 +290,9 @@ class VAE(nn.Module):
         num_samples = positive_int("num_samples", num_samples)
         x_flat = x.reshape(x.shape[0], -1)
         mu, logvar = self._q(x_flat, q)
-        eps = torch.randn((num_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
-        z = mu + torch.exp(0.5 * logvar) * eps
-        recon = self._log_px(self.decoder(z), x_flat).mean(0)
-        kl = self._kl_per_dim(mu, logvar).sum(-1)
+        z = _reparameterize(mu, logvar, _sample_eps(mu, num_samples, generator))
+        recon = self.log_px(self.decoder(z), x_flat).mean(0)
+        kl = self.kl_per_dim(mu, logvar).sum(-1)
         return ElboTerms(recon - kl, recon, kl)
 
     def _log_weights(
@@ -294,9 +303,9 @@ class VAE(nn.Module):
         num_samples: int,
         generator: torch.Generator | None,
     ) -> torch.Tensor:
-        eps = torch.randn((num_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
-        z = mu + torch.exp(0.5 * logvar) * eps
-        return self._log_px(self.decoder(z), x_flat) + 0.5 * (eps.pow(2) + logvar - z.pow(2)).sum(-1)
+        eps = _sample_eps(mu, num_samples, generator)
+        z = _reparameterize(mu, logvar, eps)
+        return self.log_px(self.decoder(z), x_flat) + 0.5 * (eps.pow(2) + logvar - z.pow(2)).sum(-1)
 
     @torch.no_grad()
     def log_weights(self, x: torch.Tensor, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -311,7 +320,7 @@ class VAE(nn.Module):
         x = self.check_input(x)
         num_samples = positive_int("num_samples", num_samples)
         x_flat = x.reshape(x.shape[0], -1)
-        mu, logvar = self._encode_flat(x_flat)
+        mu, logvar = self.encode_flat(x_flat)
         return self._log_weights(x_flat, mu, logvar, num_samples, generator)
 
     @torch.no_grad()

@@ -17,9 +17,10 @@ import math
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
 from ._validation import gaussian_parameters, positive_int
+from .estimators import _reparameterize, _sample_eps
+from .likelihoods import _bernoulli_log_prob
 
 __all__ = ["TinyDecoder", "monte_carlo_reconstruction"]
 
@@ -48,8 +49,7 @@ def monte_carlo_reconstruction(
         raise ValueError(f"log_likelihood must be callable (z -> log p(x|z)), got {type(log_likelihood).__name__}")
     gaussian_parameters(mu, logvar)
     num_samples = positive_int("num_samples", num_samples)
-    eps = torch.randn((num_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
-    z = mu + torch.exp(0.5 * logvar) * eps
+    z = _reparameterize(mu, logvar, _sample_eps(mu, num_samples, generator))
     values = log_likelihood(z)
     expected = (num_samples, *mu.shape[:-1])
     if not isinstance(values, torch.Tensor) or tuple(values.shape) != expected:
@@ -117,9 +117,7 @@ class TinyDecoder(torch.nn.Module):
         ``LinearGaussianModel.log_likelihood``: x (B, D) with z (L, B, k) gives (L, B).
         """
         logits = self(z)
-        x = x.to(logits.dtype)
-        shape = torch.broadcast_shapes(logits.shape, x.shape)
-        return -F.binary_cross_entropy_with_logits(logits.expand(shape), x.expand(shape), reduction="none").sum(-1)
+        return _bernoulli_log_prob(logits, x.to(logits.dtype))
 
     def sample(self, num: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Draw (x, z) from z ~ N(0, I), x | z ~ Bernoulli(sigmoid(logits(z))): shapes (num, D), (num, k)."""

@@ -20,7 +20,9 @@ import torch
 
 from ._validation import float_tensor, gaussian_parameters, positive_float, positive_int
 from .bounds import iwae_bound
+from .estimators import _reparameterize, _sample_eps
 from .kl import gaussian_kl
+from .likelihoods import _gaussian_log_prob
 
 __all__ = ["LinearGaussianModel"]
 
@@ -99,13 +101,11 @@ class LinearGaussianModel:
         float_tensor("z", z, min_dim=1)
         if z.shape[-1] != self.latent_dim:
             raise ValueError(f"z must have shape (..., {self.latent_dim}), got {tuple(z.shape)}")
-        residual = x - (z @ self.W.T + self.b)
-        var = self.noise_std**2
-        return -0.5 * (residual.pow(2).sum(-1) / var + self.data_dim * (_LOG_2PI + math.log(var)))
+        return _gaussian_log_prob(z @ self.W.T + self.b, x, math.log(self.noise_std))
 
     def log_prior(self, z: torch.Tensor) -> torch.Tensor:
         """log N(z; 0, I). Shapes: (..., k) -> (...)."""
-        return -0.5 * (z.pow(2).sum(-1) + self.latent_dim * _LOG_2PI)
+        return _gaussian_log_prob(0.0, z, 0.0)
 
     def log_joint(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """log p(x, z) = log p(x|z) + log p(z). Shapes: x (..., D), z (..., k) -> (...)."""
@@ -185,8 +185,8 @@ class LinearGaussianModel:
         x = self._x(x)
         self._q(x, mu, logvar)
         num_samples = positive_int("num_samples", num_samples)
-        eps = torch.randn((num_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
-        z = mu + torch.exp(0.5 * logvar) * eps
+        eps = _sample_eps(mu, num_samples, generator)
+        z = _reparameterize(mu, logvar, eps)
         log_q = -0.5 * (eps.pow(2) + logvar + _LOG_2PI).sum(-1)
         return self.log_joint(x, z) - log_q
 

@@ -24,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ._validation import positive_float, positive_int
+from .estimators import _reparameterize, _sample_eps
 from .model import VAE, ElboTerms
 
 __all__ = ["History", "fit", "training_loss", "default_optimizer", "ESTIMATORS"]
@@ -110,19 +111,18 @@ def training_loss(
     num_samples: S draws of z per example; recon is their mean (S times the decoder's work).
     Shapes: x (B, D) -> (scalar loss, ElboTerms of shape (B,)). Taught in notebook 06_full_vae.
     """
-    mu, logvar = model._encode_flat(x)
-    std = torch.exp(0.5 * logvar)
-    eps = torch.randn((num_samples, *mu.shape), generator=generator, dtype=mu.dtype, device=mu.device)
+    mu, logvar = model.encode_flat(x)
+    eps = _sample_eps(mu, num_samples, generator)
     if num_samples == 1:
         eps = eps[0]  # (B, d): the draws of a one-sample run do not depend on num_samples
+    z = _reparameterize(mu, logvar, eps)
     if estimator == "reparameterization":
-        recon = model._log_px(model.decoder(mu + std * eps), x)
-        surrogate = recon
+        recon = surrogate = model.log_px(model.decoder(z), x)
     elif estimator == "score_function":
-        z = (mu + std * eps).detach()
-        recon = model._log_px(model.decoder(z), x)
+        z = z.detach()
+        recon = model.log_px(model.decoder(z), x)
         # log q(z|x) up to a constant, as a function of (mu, logvar) with z held fixed.
-        log_q = -0.5 * (((z - mu) / std).pow(2) + logvar).sum(-1)
+        log_q = -0.5 * (((z - mu) / torch.exp(0.5 * logvar)).pow(2) + logvar).sum(-1)
         signal = recon.detach()
         if num_samples > 1:
             baseline = (signal.sum(0) - signal) / (num_samples - 1)
@@ -133,15 +133,14 @@ def training_loss(
         surrogate = recon + (signal - baseline) * log_q
     else:
         raise ValueError(f"estimator must be one of {ESTIMATORS}, got {estimator!r}")
-    kl_per_dim = model._kl_per_dim(mu, logvar)
+    kl_per_dim = model.kl_per_dim(mu, logvar)
     kl = kl_per_dim.sum(-1)
-    if free_bits > 0:
-        kl_term = kl_per_dim.mean(0).clamp(min=free_bits).sum()
-    else:
-        kl_term = kl.mean()
     if num_samples > 1:
         recon, surrogate = recon.mean(0), surrogate.mean(0)
-    loss = -surrogate.mean() + beta * kl_term
+    if free_bits > 0:
+        loss = beta * kl_per_dim.mean(0).clamp(min=free_bits).sum() - surrogate.mean()
+    else:
+        loss = (beta * kl - surrogate).mean()
     recon, kl = recon.detach(), kl.detach()
     return loss, ElboTerms(recon - kl, recon, kl)
 
@@ -307,9 +306,8 @@ def fit(
             model.train()
             perm = torch.randperm(num, generator=_generator(seed, epoch, 1, device=torch.device("cpu"))).to(device)
             noise = _generator(seed, epoch, 2, device=device)
-            sums = torch.zeros(3, dtype=x.dtype, device=device)
-            step_elbo = torch.empty(steps_per_epoch, dtype=x.dtype, device=device)
-            for i, start in enumerate(range(0, num, batch_size)):
+            step_sums = []  # (recon, kl) summed over each minibatch
+            for start in range(0, num, batch_size):
                 xb = x[perm[start : start + batch_size]]
                 if binarize == "dynamic":
                     xb = torch.bernoulli(xb, generator=noise)
@@ -327,11 +325,11 @@ def fit(
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                batch_sums = torch.stack((terms.elbo.sum(), terms.recon.sum(), terms.kl.sum()))
-                sums += batch_sums
-                step_elbo[i] = batch_sums[0] / xb.shape[0]
+                step_sums.append(torch.stack((terms.recon, terms.kl)).sum(1))
                 bar.update(1)
-            elbo, recon, kl = (sums / num).tolist()
+            sums = torch.stack(step_sums).tolist()  # one read per epoch
+            recon, kl = (math.fsum(column) / num for column in zip(*sums))
+            elbo = recon - kl
             if not math.isfinite(elbo):
                 raise FloatingPointError(f"training diverged: the ELBO is {elbo} in epoch {epoch}; try a smaller lr")
             history.epoch.append(epoch)
@@ -340,7 +338,7 @@ def fit(
             history.train_elbo.append(elbo)
             history.train_recon.append(recon)
             history.train_kl.append(kl)
-            history.step_elbo.extend(step_elbo.tolist())
+            history.step_elbo.extend((r - k) / min(batch_size, num - i * batch_size) for i, (r, k) in enumerate(sums))
             if x_val is not None:
                 model.eval()
                 val = _evaluate(model, x_val, max(batch_size, 1024), _generator(seed, epoch, 3, device=device))

@@ -1,20 +1,22 @@
 """Training speed and model quality of vaecourse.fit, measured in one run.
 
-Speed (the reference configuration: 784-400-20 MLP, batch 128, Adam 1e-3, on 60,000 random
-28x28 Bernoulli images, since the MNIST training file is not available offline; the arithmetic
-per step does not depend on the pixel values):
-  (a) one epoch of ``fit`` against a loop over a torch.utils.data.DataLoader whose Dataset
-      turns one uint8 image at a time into a float tensor through PIL, as torchvision's MNIST
-      with ``transforms.ToTensor()`` does in pytorch/examples vae/main.py, with that example's
-      optimizer, torch.optim.Adam (goal: fit >= 2x faster). fit uses its default optimizer,
-      Adam with torch's fused kernel (``vaecourse.train.default_optimizer``);
-  (b) one epoch of ``fit`` against a bare loop over tensor slices doing the same arithmetic,
-      with the same optimizer as fit (goal: fit within 1.15x);
+Speed, in the reference configuration (784-400-20 MLP, batch 128, Adam 1e-3):
+  (a) one epoch of ``fit`` on 60,000 random 28x28 Bernoulli images (the arithmetic per step
+      does not depend on the pixel values) against a loop over a torch.utils.data.DataLoader
+      whose Dataset turns one uint8 image at a time into a float tensor through PIL, as
+      torchvision's MNIST with ``transforms.ToTensor()`` does in pytorch/examples vae/main.py,
+      with that example's optimizer, torch.optim.Adam (goal: fit >= 2x faster). fit uses its
+      default optimizer, Adam with torch's fused kernel (``vaecourse.train.default_optimizer``);
+  (b) ten epochs of ``fit`` over the course's MNIST training images (``load_dataset("mnist10k")``,
+      8,004 images) against a bare loop over tensor slices doing the same arithmetic (the
+      pytorch/examples loss, no clamp, no history), both with torch's default Adam and both with
+      fused Adam (goal: fit within 1.05x). ``--profile`` also counts the ATen calls per step of
+      each (torch.profiler);
   (c) ten epochs of ``fit`` over the 60,000 images (goal: < 60 s on 2 cores).
-Each epoch is timed ``--repeats`` times, the three loops interleaved so that background load
-hits them alike; the figures are the best run of each (the least disturbed, as timeit advises),
-with medians beside them, in wall-clock time and in this process's CPU time (which other
-processes on a shared machine disturb less; with one thread it is the cleanest comparison).
+The loops are timed ``--repeats`` times, interleaved (in alternating order) so that background
+load hits them alike; the figures are medians, in wall-clock time and in this process's CPU time
+(which other processes on a shared machine disturb less; with one thread it is the cleanest
+comparison), with the best run beside them for (a).
 
 Quality (the course's settings, COURSE_MODEL and COURSE_FIT below, which notebook 06 uses):
   - the digits (1,442 train / 355 test, dynamically binarized in training, test binarized
@@ -25,7 +27,7 @@ Quality (the course's settings, COURSE_MODEL and COURSE_FIT below, which noteboo
     128, Adam 1e-3), both for the same number of epochs.
 
 Run: .venv/bin/python tests/benchmarks/bench_training.py [--threads 2] [--repeats 3]
-     [--skip-speed] [--skip-quality]
+     [--skip-speed] [--skip-quality] [--only-fit-vs-bare] [--profile]
 """
 
 from __future__ import annotations
@@ -106,70 +108,121 @@ def epoch_dataloader(model, optimizer, loader, seed: int) -> None:
         total += loss.item()  # as the example does, once per batch
 
 
-def epoch_fit(model, optimizer, x: torch.Tensor, batch_size: int, seed: int) -> None:
-    vc.fit(model, x, epochs=1, batch_size=batch_size, seed=seed, device="cpu", progress=False, optimizer=optimizer)
+def epoch_fit(model, optimizer, x: torch.Tensor, batch_size: int, seed: int, epochs: int = 1) -> None:
+    vc.fit(model, x, epochs=epochs, batch_size=batch_size, seed=seed, device="cpu", progress=False, optimizer=optimizer)
 
 
 def _reference_model(optimizer: str) -> tuple[vc.VAE, torch.optim.Optimizer]:
-    """The 784-400-20 model with fit's default optimizer ("fit") or pytorch/examples' ("example")."""
+    """The 784-400-20 model with fit's default optimizer ("fit"), torch's default Adam ("adam",
+    pytorch/examples' optimizer) or Adam with the fused kernel ("fused")."""
     torch.manual_seed(0)
     model = vc.VAE((28, 28), **REFERENCE_MODEL)
     if optimizer == "fit":
         return model, vc.train.default_optimizer(model, lr=REFERENCE_FIT["lr"])
-    return model, torch.optim.Adam(model.parameters(), lr=REFERENCE_FIT["lr"])
+    return model, torch.optim.Adam(model.parameters(), lr=REFERENCE_FIT["lr"], fused=optimizer == "fused")
 
 
 def _best(times: list[float]) -> str:
     return f"best {min(times):6.2f} s, median {statistics.median(times):6.2f} s"
 
 
+def _aten_calls_per_step(run, steps: int) -> float:
+    """ATen operator calls per step, counted by torch.profiler (calls made inside another ATen
+    call are counted too: this is the dispatcher's work)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        run()
+    return sum(1 for e in prof.events() if e.name.startswith("aten::")) / steps
+
+
+def fit_vs_bare(repeats: int, profile: bool) -> None:
+    """(b): ten epochs of fit against the bare loop on mnist10k, with default and fused Adam."""
+    x = vc.load_dataset("mnist10k", "train").images
+    x_flat = x.reshape(len(x), -1)
+    batch, epochs = REFERENCE_FIT["batch_size"], MNIST_EPOCHS
+    steps = epochs * -(-len(x) // batch)
+    print(
+        f"== (b) fit against a bare loop: 784-400-20, batch {batch}, Adam 1e-3, {epochs} epochs over the "
+        f"{len(x):,} mnist10k training images ({steps} steps) =="
+    )
+
+    def run(loop: str, optimizer_name: str, seed: int, data=(x, x_flat), num_epochs=epochs):
+        model, optimizer = _reference_model(optimizer_name)
+        if loop == "fit":
+            return lambda: epoch_fit(model, optimizer, data[0], batch, seed, num_epochs)
+        return lambda: [epoch_bare(model, optimizer, data[1], batch, seed + e) for e in range(num_epochs)]
+
+    configs = [(loop, opt) for opt in ("adam", "fused") for loop in ("fit", "bare")]
+    for loop, opt in configs:  # warm up every path (imports, allocator)
+        run(loop, opt, 0, (x[:1024], x_flat[:1024]), 1)()
+    if profile:
+        for loop, opt in configs:
+            calls = _aten_calls_per_step(run(loop, opt, 0, (x[:1280], x_flat[:1280]), 1), 10)
+            print(f"   ATen calls per step, {loop:4s} with {opt:5s} Adam: {calls:6.1f}")
+    wall: dict[tuple[str, str], list[float]] = {c: [] for c in configs}
+    cpu: dict[tuple[str, str], list[float]] = {c: [] for c in configs}
+    for r in range(repeats):
+        for loop, opt in configs if r % 2 == 0 else configs[::-1]:
+            train = run(loop, opt, r)
+            start, start_cpu = time.perf_counter(), time.process_time()
+            train()
+            wall[loop, opt].append(time.perf_counter() - start)
+            cpu[loop, opt].append(time.process_time() - start_cpu)
+            print(
+                f"   run {r + 1}: {loop:4s} {opt:5s} Adam {wall[loop, opt][-1]:6.2f} s wall, "
+                f"{cpu[loop, opt][-1]:6.2f} s CPU",
+                flush=True,
+            )
+    for label, times in (("wall-clock", wall), ("CPU time of this process", cpu)):
+        print(f"-- {label}, medians of {repeats} --")
+        for opt in ("adam", "fused"):
+            fit_t, bare_t = statistics.median(times["fit", opt]), statistics.median(times["bare", opt])
+            paired = statistics.median(f / b for f, b in zip(times["fit", opt], times["bare", opt]))
+            print(
+                f"{opt:5s} Adam: fit {fit_t:6.2f} s, bare loop {bare_t:6.2f} s, fit / bare = {fit_t / bare_t:.3f}x "
+                f"(median of paired ratios {paired:.3f}x; goal <= 1.050x)"
+            )
+
+
 def speed(repeats: int) -> None:
-    print("== Speed: 784-400-20, batch 128, Adam 1e-3, 60,000 random 28x28 Bernoulli images ==")
+    print("== (a), (c): 784-400-20, batch 128, Adam 1e-3, 60,000 random 28x28 Bernoulli images ==")
     rng = np.random.default_rng(0)
     images_u8 = (rng.random((60_000, 28, 28)) < 0.13).astype(np.uint8) * 255  # MNIST's share of ink
     labels = rng.integers(0, 10, 60_000)
     x = torch.from_numpy(images_u8).float().div(255)
-    x_flat = x.reshape(60_000, 784)
     batch = REFERENCE_FIT["batch_size"]
     loader = torch.utils.data.DataLoader(BytesLikeTorchvisionMNIST(images_u8, labels), batch_size=batch, shuffle=True)
 
     # Warm up every path once (imports, allocator) on a few batches.
     model, optimizer = _reference_model("fit")
     epoch_fit(model, optimizer, x[:1024], batch, 0)
-    epoch_bare(model, optimizer, x_flat[:1024], batch, 0)
     for i, (images, _) in enumerate(loader):
         _step(model, optimizer, images.view(-1, 784), torch.Generator().manual_seed(0))
         if i == 8:
             break
 
-    wall: dict[str, list[float]] = {"fit": [], "bare": [], "dataloader": []}
+    wall: dict[str, list[float]] = {"fit": [], "dataloader": []}
     cpu: dict[str, list[float]] = {name: [] for name in wall}
     for r in range(repeats):
         for name in wall:
-            model, optimizer = _reference_model("example" if name == "dataloader" else "fit")
+            model, optimizer = _reference_model("adam" if name == "dataloader" else "fit")
             start, start_cpu = time.perf_counter(), time.process_time()
             if name == "fit":
                 epoch_fit(model, optimizer, x, batch, r)
-            elif name == "bare":
-                epoch_bare(model, optimizer, x_flat, batch, r)
             else:
                 epoch_dataloader(model, optimizer, loader, r)
             wall[name].append(time.perf_counter() - start)
             cpu[name].append(time.process_time() - start_cpu)
             print(f"   run {r + 1}: {name:10s} {wall[name][-1]:6.2f} s wall, {cpu[name][-1]:6.2f} s CPU", flush=True)
     for label, times in (("wall-clock", wall), ("CPU time of this process", cpu)):
-        fit_t, bare_t, loader_t = min(times["fit"]), min(times["bare"]), min(times["dataloader"])
+        fit_t, loader_t = min(times["fit"]), min(times["dataloader"])
         print(f"-- {label} --")
         print(f"one epoch, fit:                    {_best(times['fit'])}")
-        print(f"one epoch, bare tensor-slice loop: {_best(times['bare'])}")
         print(f"one epoch, per-image DataLoader:   {_best(times['dataloader'])}")
         print(
             f"(a) DataLoader / fit = {loader_t / fit_t:.2f}x   (goal >= 2.00x; medians: "
             f"{statistics.median(times['dataloader']) / statistics.median(times['fit']):.2f}x)"
-        )
-        print(
-            f"(b) fit / bare loop  = {fit_t / bare_t:.3f}x  (goal <= 1.150x; medians: "
-            f"{statistics.median(times['fit']) / statistics.median(times['bare']):.3f}x)"
         )
     start, start_cpu = time.perf_counter(), time.process_time()
     for _ in loader:
@@ -256,6 +309,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per loop")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--only-fit-vs-bare", action="store_true", help="run (b) alone")
+    parser.add_argument("--profile", action="store_true", help="count ATen calls per step in (b)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     load = os.getloadavg()
@@ -264,8 +319,10 @@ def main() -> None:
         f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} (other processes share these CPUs)"
     )
     if not args.skip_speed:
+        fit_vs_bare(args.repeats, args.profile)
+    if not args.skip_speed and not args.only_fit_vs_bare:
         speed(args.repeats)
-    if not args.skip_quality:
+    if not args.skip_quality and not args.only_fit_vs_bare:
         quality()
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
 

@@ -41,7 +41,6 @@ _LAZY: dict[str, str] = {
     "training_loss": "train",
     "save_checkpoint": "checkpoint",
     "load_checkpoint": "checkpoint",
-    "CheckpointError": "checkpoint",
     "Dataset": "data",
     "DownloadError": "data",
     "load_dataset": "data",

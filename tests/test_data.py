@@ -698,6 +698,30 @@ def test_binarize_rejects_raw_bytes():
         binarize(torch.tensor([0.0, 255.0]))
 
 
+def test_binarize_refuses_a_meta_tensor_and_draws_nothing_from_an_empty_one():
+    with pytest.raises(ValueError, match="x is on the meta device"):
+        binarize(torch.empty(3, 4, device="meta"))
+    assert binarize(torch.empty(0, 28, 28)).shape == (0, 28, 28)
+
+
+def test_checking_a_broadcast_view_does_not_allocate_its_full_size():
+    # 200,000 images expanded from one: 157 million pixels held in 784 floats. Checking them for
+    # finite values in [0, 1] allocated about 900 MB before the checks looked through the expand.
+    code = (
+        "import resource, torch; from vaecourse.data import Dataset, binarize\n"
+        "one = torch.rand(1, 28, 28); images = one.expand(200_000, 28, 28); labels = torch.zeros(200_000, dtype=torch.int64)\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "Dataset(images, labels, 'mnist10k', 'train')\n"
+        "try:\n    Dataset((one + 1).expand(200_000, 28, 28), labels, 'mnist10k', 'train')\nexcept ValueError as exc:\n    print(exc)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)"
+    )
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0].startswith("images must lie in [0, 1]")
+    assert int(out[1]) < 50  # MB
+
+
 # ---------------------------------------------------------------------------------------
 # Bad input
 

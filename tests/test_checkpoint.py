@@ -404,6 +404,8 @@ def test_a_file_that_is_not_a_usable_checkpoint_raises_checkpoint_error_naming_i
         load_checkpoint(path)
     assert type(info.value) is checkpoint_module.CheckpointError and isinstance(info.value, ValueError)
     assert str(path) in str(info.value)
+    if kind == "empty":
+        assert "is empty (0 bytes)" in str(info.value)
 
 
 def test_a_configuration_that_would_need_absurd_memory_is_refused_before_allocating(tmp_path):

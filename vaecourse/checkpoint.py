@@ -194,6 +194,8 @@ def _read(path: Path, device: torch.device) -> dict:
     """The file's payload, checked for its marker, version, digest and the types of its parts."""
     if not path.is_file():
         raise CheckpointError(f"no checkpoint file at {path}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"{path} is empty (0 bytes), not a checkpoint: was a copy interrupted?")
     try:
         payload = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # a truncated, empty or foreign file: say which, not a pickle traceback

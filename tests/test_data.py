@@ -54,8 +54,9 @@ def md5(blob: bytes) -> str:
 
 
 class Mirror:
-    """Serves ``routes``: URL path -> bytes, or ("truncate", bytes, with_length) to send half
-    of the bytes and drop the connection. Any other path is a 404. ``hits`` logs every GET."""
+    """Serves ``routes``: URL path -> bytes, ("truncate", bytes, with_length) to send half
+    of the bytes and drop the connection, or ("trickle", bytes, seconds) to send one byte every
+    so many seconds. Any other path is a 404. ``hits`` logs every GET."""
 
     def __init__(self) -> None:
         self.routes: dict[str, object] = {}
@@ -68,6 +69,19 @@ class Mirror:
                 route = mirror.routes.get(self.path)
                 if route is None:
                     self.send_error(404)
+                    return
+                if isinstance(route, tuple) and route[0] == "trickle":
+                    _, blob, seconds = route
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(blob)))
+                    self.end_headers()
+                    try:
+                        for i in range(len(blob)):
+                            self.wfile.write(blob[i : i + 1])
+                            self.wfile.flush()
+                            time.sleep(seconds)
+                    except OSError:  # the client gave up
+                        self.close_connection = True
                     return
                 if isinstance(route, tuple):
                     _, blob, with_length = route
@@ -319,6 +333,74 @@ def test_a_mirror_that_never_answers_times_out_after_the_connect_timeout(tmp_pat
                 filler.close()
     assert info.value.summary == "MNIST could not be downloaded (connection timed out)"
     assert elapsed < 3
+
+
+def test_a_mirror_that_trickles_is_abandoned_after_the_time_limit_per_file_and_leaves_nothing(mirror, tmp_path):
+    _, labels, files = small_mnist()
+    mirror.publish("good", files)
+    mirror.routes[f"/slow/{TEST_FILES[0]}"] = ("trickle", files[TEST_FILES[0]], 0.02)  # 50 bytes/s, 1 at a time
+    kwargs = dict(cache_dir=tmp_path, checksums=checksums_of(files), timeout=(2, 2, 1.0))
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        load_mnist("test", mirrors=[mirror.url("slow")], **kwargs)
+    elapsed = time.monotonic() - start
+    assert 1.0 <= elapsed < 3  # the limit, not the 160 s the file would take (nor the read timeout)
+    assert info.value.summary == "MNIST could not be downloaded (too slow: not done after the time limit per file, 1 s)"
+    assert cached(tmp_path) == []  # no temporary file left behind
+
+    mirror.hits.clear()  # the next mirror delivers; the slow one is not asked for the second file
+    ds = load_mnist("test", mirrors=[mirror.url("slow"), mirror.url("good")], **kwargs)
+    assert ds.labels.tolist() == labels.tolist()
+    assert mirror.hits == [f"/slow/{TEST_FILES[0]}", f"/good/{TEST_FILES[0]}", f"/good/{TEST_FILES[1]}"]
+    assert cached(tmp_path) == sorted(TEST_FILES)
+
+
+def test_a_mirror_that_stops_sending_is_given_up_after_the_read_timeout(mirror, tmp_path):
+    _, _, files = small_mnist()
+    mirror.routes[f"/stalls/{TEST_FILES[0]}"] = ("trickle", files[TEST_FILES[0]], 30.0)  # one byte, then silence
+    start = time.monotonic()
+    with pytest.raises(DownloadError) as info:
+        load_mnist("test", cache_dir=tmp_path, mirrors=[mirror.url("stalls")], timeout=(2, 0.5, 60))
+    assert time.monotonic() - start < 2.5
+    assert info.value.summary == "MNIST could not be downloaded (the server stopped sending (read timed out))"
+    assert cached(tmp_path) == []
+
+
+def test_a_temporary_file_left_by_a_killed_download_is_deleted_by_a_later_load(mirror, tmp_path):
+    import subprocess
+
+    _, labels, files = small_mnist()
+    mirror.publish("good", files)
+    mirror.routes[f"/slow/{TEST_FILES[0]}"] = ("trickle", files[TEST_FILES[0]], 0.02)
+    cache = tmp_path / "cache"
+    download = (
+        "from vaecourse.data import load_mnist; "
+        f"load_mnist('test', cache_dir={str(cache)!r}, mirrors=[{mirror.url('slow')!r}], "
+        f"checksums={checksums_of(files)!r}, timeout=(5, 5, 60))"
+    )
+    process = subprocess.Popen([sys.executable, "-c", download])
+    try:
+        deadline = time.monotonic() + 60
+        while not (cache.is_dir() and any(p.stat().st_size > 0 for p in cache.iterdir())):
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.05)
+    finally:
+        process.kill()  # as the operating system kills a process: no clean-up runs
+        process.wait()
+    (stray,) = cache.iterdir()  # what pooch was writing to
+    assert stray.name.startswith("tmp") and stray.stat().st_size > 0
+    fresh = cache / "tmpabcd1234"  # as if another process were downloading right now
+    fresh.write_bytes(b"partial")
+    mine = cache / "tmp-notes.txt"
+    mine.write_text("a file of the user's")
+    time.sleep(1.1)
+    fresh.touch()
+
+    ds = load_mnist(
+        "test", cache_dir=cache, mirrors=[mirror.url("good")], checksums=checksums_of(files), timeout=(2, 2, 1.0)
+    )
+    assert ds.labels.tolist() == labels.tolist()
+    assert cached(cache) == sorted([*TEST_FILES, fresh.name, mine.name])
 
 
 def test_offline_mode_never_touches_the_network(mirror, tmp_path, monkeypatch, capsys):
@@ -616,6 +698,30 @@ def test_binarize_rejects_raw_bytes():
         binarize(torch.tensor([0.0, 255.0]))
 
 
+def test_binarize_refuses_a_meta_tensor_and_draws_nothing_from_an_empty_one():
+    with pytest.raises(ValueError, match="x is on the meta device"):
+        binarize(torch.empty(3, 4, device="meta"))
+    assert binarize(torch.empty(0, 28, 28)).shape == (0, 28, 28)
+
+
+def test_checking_a_broadcast_view_does_not_allocate_its_full_size():
+    # 200,000 images expanded from one: 157 million pixels held in 784 floats. Checking them for
+    # finite values in [0, 1] allocated about 900 MB before the checks looked through the expand.
+    code = (
+        "import resource, torch; from vaecourse.data import Dataset, binarize\n"
+        "one = torch.rand(1, 28, 28); images = one.expand(200_000, 28, 28); labels = torch.zeros(200_000, dtype=torch.int64)\n"
+        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "Dataset(images, labels, 'mnist10k', 'train')\n"
+        "try:\n    Dataset((one + 1).expand(200_000, 28, 28), labels, 'mnist10k', 'train')\nexcept ValueError as exc:\n    print(exc)\n"
+        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)"
+    )
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
+    assert out[0].startswith("images must lie in [0, 1]")
+    assert int(out[1]) < 50  # MB
+
+
 # ---------------------------------------------------------------------------------------
 # Bad input
 
@@ -643,6 +749,8 @@ def test_binarize_rejects_raw_bytes():
         (lambda: load_mnist("test", mirrors=["ftp://x/"]), "mirrors must hold http"),
         (lambda: load_mnist("test", timeout=0), "timeout must be a finite number > 0"),
         (lambda: load_mnist("test", timeout=(1.0, -1.0)), "timeout\\[1\\]"),
+        (lambda: load_mnist("test", timeout=(1.0, 2.0, float("inf"))), "timeout\\[2\\]"),
+        (lambda: load_mnist("test", timeout=(1.0, 2.0, 3.0, 4.0)), "timeout must be a positive number"),
         (lambda: load_mnist("test", checksums={"mnist.npz": "00"}), "unknown files"),
         (lambda: load_mnist("test", checksums={TEST_FILES[0]: "xyz"}), "hex digest"),
         (lambda: load_mnist("test", offline="yes"), "offline must be True, False or None"),

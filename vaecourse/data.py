@@ -17,8 +17,10 @@ in [0, 1] of shape (N, H, W), labels int64 of shape (N,)); batching stays in the
 The full MNIST comes as the four official IDX files, fetched with pooch from the first mirror
 that answers. pooch streams each file into a temporary file in the cache folder, checks its
 hash and only then renames it into place, so the cache never holds a partial or unverified
-file under its real name; a cached file whose hash no longer matches is deleted and fetched
-again.
+file under its real name; a cached file whose hash no longer matches is fetched again. A
+mirror still sending when the time limit per file runs out (one that trickles a byte every
+few seconds never trips the read timeout) is abandoned, and its temporary file deleted; a
+temporary file left by a killed download is deleted by a later call.
 
 Environment variables for the download (an explicit argument always wins):
 
@@ -39,6 +41,7 @@ import math
 import os
 import re
 import struct
+import time
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -84,9 +87,9 @@ ENV_CACHE = "VAECOURSE_DATA"
 ENV_MIRRORS = "VAECOURSE_MNIST_MIRRORS"
 ENV_OFFLINE = "VAECOURSE_OFFLINE"
 
-# Connect timeout short, so that an offline machine gives up within seconds; read timeout
-# long enough for a slow mirror. DNS lookups get the connect timeout too (see _resolve_hosts).
-DEFAULT_TIMEOUT: tuple[float, float] = (3.0, 30.0)
+# Seconds: connect short, so that an offline machine gives up quickly; each read long enough for
+# a slow mirror; all of one file 10 minutes (the 9.9 MB training images at 17 kB/s).
+DEFAULT_TIMEOUT: tuple[float, float, float] = (3.0, 30.0, 600.0)
 
 _SPLITS = ("train", "test")
 _NAMES = ("mnist10k", "mnist-full", "sklearn-digits")
@@ -170,7 +173,7 @@ def load_mnist(
     progress: bool = False,
     *,
     offline: bool | None = None,
-    timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    timeout: float | tuple[float, ...] = DEFAULT_TIMEOUT,
     checksums: Mapping[str, str] | None = None,
     binarize: str | None = None,
     seed: int = 0,
@@ -188,7 +191,8 @@ def load_mnist(
         else DEFAULT_MIRRORS.
     progress: show a tqdm bar per download.
     offline: never download (default: $VAECOURSE_OFFLINE).
-    timeout: seconds, (connect, read) or one number for both.
+    timeout: seconds: (connect, read, all of one file), or (connect, read) or one number for
+        both with the default 600 s per file.
     checksums: {file name: md5 hex or "alg:hex"} overriding MNIST_MD5 (for mirrors of your own).
     binarize: None (grey levels) or "fixed" (one Bernoulli draw per pixel with ``seed``;
         for dynamic binarization call ``vaecourse.data.binarize`` every epoch instead).
@@ -202,6 +206,7 @@ def load_mnist(
     offline = _offline(offline)
     timeouts = _timeouts(timeout)
     table = _checksums(checksums)
+    _remove_stray_downloads(folder, timeouts[2])
     session = _Fetcher(folder, mirror_list, offline, timeouts, progress)
     images_file, labels_file = MNIST_FILES[split]
     images_path = session.fetch(images_file, table[images_file])
@@ -274,7 +279,7 @@ def load_dataset(
     mirrors: Sequence[str] | None = None,
     progress: bool = False,
     offline: bool | None = None,
-    timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    timeout: float | tuple[float, ...] = DEFAULT_TIMEOUT,
     checksums: Mapping[str, str] | None = None,
     binarize: str | None = None,
     seed: int = 0,
@@ -315,23 +320,21 @@ def load_dataset(
 # Downloading
 
 
+@dataclasses.dataclass
 class _Fetcher:
     """Fetches the files of one ``load_mnist`` call with pooch, trying the mirrors in order.
 
     pooch does the rest: it streams into a temporary file, checks the hash, renames the file
     into place, and downloads again over a cached file whose hash does not match. A mirror
-    that cannot be reached at all is skipped for the call's second file.
+    that cannot be reached at all, or is too slow, is skipped for the call's second file.
     """
 
-    def __init__(self, folder: Path, mirrors: list[str], offline: bool, timeout: tuple[float, float], progress: bool):
-        self.folder, self.mirrors, self.offline, self.timeout, self.progress = (
-            folder,
-            mirrors,
-            offline,
-            timeout,
-            progress,
-        )
-        self.dead: dict[str, str] = {}  # mirror -> why it could not be reached
+    folder: Path
+    mirrors: list[str]
+    offline: bool
+    timeout: tuple[float, float, float]
+    progress: bool
+    dead: dict[str, str] = dataclasses.field(default_factory=dict)  # mirror -> why it could not be reached
 
     def fetch(self, fname: str, known_hash: str) -> Path:
         target = self.folder / fname
@@ -346,8 +349,10 @@ class _Fetcher:
             )
         import pooch
         from requests import exceptions as rex
+        from urllib3.exceptions import HTTPError as UrllibError
+        from urllib3.exceptions import ReadTimeoutError
 
-        downloader = pooch.HTTPDownloader(progressbar=self.progress, timeout=self.timeout)
+        downloader = _downloader(self.timeout, self.progress)
         attempts: list[tuple[str, str]] = []
         for mirror in self.mirrors:
             url = mirror + fname
@@ -362,14 +367,13 @@ class _Fetcher:
                 attempts.append((url, f"checksum mismatch (expected {known_hash})"))
             except rex.HTTPError as exc:
                 attempts.append((url, f"HTTP {exc.response.status_code}" if exc.response is not None else "HTTP error"))
-            except (rex.ConnectionError, rex.Timeout) as exc:
+            except (rex.ReadTimeout, ReadTimeoutError):
+                attempts.append((url, "the server stopped sending (read timed out)"))
+            except (rex.ConnectionError, rex.Timeout, _TooSlow) as exc:
                 reason = "connection timed out" if isinstance(exc, rex.ConnectTimeout) else "cannot connect"
-                if isinstance(exc, rex.ReadTimeout):
-                    reason = "the server stopped sending (read timed out)"
-                else:
-                    self.dead[mirror] = reason
-                attempts.append((url, reason))
-            except OSError as exc:  # other transfer errors (requests' are OSErrors)
+                self.dead[mirror] = str(exc) if isinstance(exc, _TooSlow) else reason
+                attempts.append((url, self.dead[mirror]))
+            except (OSError, UrllibError) as exc:  # other transfer errors (requests' are OSErrors)
                 attempts.append((url, type(exc).__name__))
         lines = "\n".join(f"  {url}: {reason}" for url, reason in attempts)
         raise DownloadError(
@@ -379,6 +383,48 @@ class _Fetcher:
             summary=f"MNIST could not be downloaded ({'; '.join(sorted({r for _, r in attempts}))})",
             attempts=attempts,
         )
+
+
+class _TooSlow(OSError):
+    """A mirror still sending when the time limit per file ran out."""
+
+
+def _downloader(timeout: tuple[float, float, float], progress: bool):
+    """A pooch downloader: pooch.HTTPDownloader's streaming, plus the time limit per file.
+
+    Reads return as soon as any bytes arrive (``read1``), so the limit is checked every read
+    and a mirror that trickles is given up after at most timeout[2] + timeout[1] seconds.
+    """
+
+    def download(url: str, output_file: str, _pooch: object) -> None:
+        import requests
+        from tqdm import tqdm
+
+        give_up = time.monotonic() + timeout[2]
+        with (
+            requests.get(url, timeout=timeout[:2], stream=True) as response,
+            open(output_file, "wb", buffering=0) as out,
+        ):
+            response.raise_for_status()
+            size = int(response.headers.get("content-length", 0)) or None
+            with tqdm(total=size, unit="B", unit_scale=True, disable=not progress) as bar:
+                while chunk := response.raw.read1(2**16, decode_content=True):
+                    out.write(chunk)
+                    bar.update(len(chunk))
+                    if time.monotonic() > give_up:
+                        raise _TooSlow(f"too slow: not done after the time limit per file, {timeout[2]:g} s")
+
+    return download
+
+
+def _remove_stray_downloads(folder: Path, older_than: float) -> None:
+    """Delete the temporary files of killed downloads from the cache (pooch names them tmp and
+    8 characters). One written to within the time limit per file may belong to a download
+    still running in another process, and stays."""
+    for path in folder.glob("tmp????????"):
+        with contextlib.suppress(OSError):
+            if time.time() - path.stat().st_mtime > older_than:
+                path.unlink()
 
 
 @contextlib.contextmanager
@@ -537,11 +583,12 @@ def _offline(offline: bool | None) -> bool:
     raise ValueError(f"{ENV_OFFLINE} must be 1/true/yes or 0/false/no, got {os.environ[ENV_OFFLINE]!r}")
 
 
-def _timeouts(timeout: object) -> tuple[float, float]:
-    if isinstance(timeout, tuple) and len(timeout) == 2:
-        return (positive_float("timeout[0]", timeout[0]), positive_float("timeout[1]", timeout[1]))
+def _timeouts(timeout: object) -> tuple[float, float, float]:
+    if isinstance(timeout, tuple) and len(timeout) in (2, 3):
+        seconds = tuple(positive_float(f"timeout[{i}]", t) for i, t in enumerate(timeout))
+        return (*seconds, DEFAULT_TIMEOUT[2])[:3]
     seconds = positive_float("timeout", timeout)
-    return (seconds, seconds)
+    return (seconds, seconds, DEFAULT_TIMEOUT[2])
 
 
 def _checksums(checksums: Mapping[str, str] | None) -> dict[str, str]:

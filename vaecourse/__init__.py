@@ -21,7 +21,7 @@ a notebook uses them: ``vaecourse.plots`` (matplotlib), ``vaecourse.widgets`` (i
 
 from .bounds import iwae_bound
 from .budget import active_units, kl_per_dimension, rate_distortion
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .data import Dataset, DownloadError, binarize, load_dataset, load_digits, load_mnist, load_mnist10k
 from .discrete import BinaryVAE
 from .estimators import reparameterization_gradient, reparameterize, score_function_gradient
@@ -38,6 +38,7 @@ __version__ = "0.1.0"
 __all__ = [
     "VAE",
     "BinaryVAE",
+    "CheckpointError",
     "Dataset",
     "DownloadError",
     "ElboTerms",

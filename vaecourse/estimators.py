@@ -22,11 +22,12 @@ and build no graph back to them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
 
-from ._validation import float_tensor, gaussian_parameters, positive_int, same_shape
+from ._validation import affordable, float_tensor, gaussian_parameters, positive_int, same_shape
 
 __all__ = ["reparameterize", "score_function_gradient", "reparameterization_gradient"]
 
@@ -47,6 +48,8 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor, generator: torch.Gene
 
 def _sample_eps(mu: torch.Tensor, num_samples: int | None, generator: torch.Generator | None) -> torch.Tensor:
     """eps ~ N(0, I) of shape (num_samples, *mu.shape), or mu.shape when num_samples is None."""
+    if num_samples is not None:
+        affordable("num_samples", num_samples, mu.numel())  # two integer products: free per step
     shape = mu.shape if num_samples is None else (num_samples, *mu.shape)
     return torch.randn(shape, generator=generator, dtype=mu.dtype, device=mu.device)
 
@@ -118,6 +121,8 @@ def score_function_gradient(
             float_tensor("baseline", baseline)
         elif isinstance(baseline, bool) or not isinstance(baseline, (int, float)):
             raise ValueError(f"baseline must be None, a number, a tensor or 'mean', got {type(baseline).__name__}")
+        elif not math.isfinite(baseline):
+            raise ValueError(f"baseline must be a finite number, got {baseline}")
         values = values - baseline
     values = _against_z(values, mu)
     grad_mu = values * eps / std

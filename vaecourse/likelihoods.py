@@ -100,4 +100,14 @@ def gaussian_log_likelihood(mean: torch.Tensor, x: torch.Tensor, sigma: float = 
     float_tensor("x", x, min_dim=1)
     same_shape("mean", mean, "x", x)
     sigma = positive_float("sigma", sigma)
-    return _gaussian_log_prob(_flat(mean), _flat(x), math.log(sigma))
+    dtype = torch.promote_types(mean.dtype, x.dtype)
+    smallest = torch.finfo(dtype).max ** -0.5  # 1 / sigma^2 must stay finite
+    if sigma < smallest:
+        raise ValueError(f"sigma must be >= {smallest:.1e} in {dtype} (1 / sigma^2 overflows below it), got {sigma:g}")
+    result = _gaussian_log_prob(_flat(mean), _flat(x), math.log(sigma))
+    if not bool(torch.isfinite(result).all()):
+        raise ValueError(
+            f"sigma={sigma:g} puts x so many standard deviations from the mean that the log-density "
+            f"underflows {dtype}: use a larger sigma, or float64"
+        )
+    return result

@@ -37,6 +37,9 @@ from .likelihoods import _bernoulli_log_prob, _gaussian_log_prob
 
 __all__ = ["VAE", "ElboTerms", "clamp_logvar"]
 
+# The most decoder passes (samples x examples) one log_likelihood call may run: hours on a laptop CPU.
+MAX_PASSES = 2**30
+
 LIKELIHOODS = ("bernoulli", "gaussian")
 # logvar is clamped to this range: exp(logvar / 2), the KL and the decoder input all stay
 # finite even when an encoder output runs off to +-1000 (gaussian_kl is finite on it too).
@@ -246,7 +249,8 @@ class VAE(nn.Module):
         float_tensor("z", z)
         if z.dim() != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"z must have shape (B, {self.latent_dim}), got {tuple(z.shape)}")
-        return self.decoder(z).reshape(z.shape[0], *self.input_shape)
+        param = next(self.parameters())  # a z of another dtype is taken in the model's, as x is
+        return self.decoder(z.to(device=param.device, dtype=param.dtype)).reshape(z.shape[0], *self.input_shape)
 
     def decode_mean(self, z: torch.Tensor) -> torch.Tensor:
         """E[x|z], the image a code stands for: sigmoid(logits) (Bernoulli) or the mean (Gaussian).
@@ -344,6 +348,11 @@ class VAE(nn.Module):
         x = self.check_input(x)
         num_samples = positive_int("num_samples", num_samples)
         batch_size = positive_int("batch_size", batch_size)
+        if num_samples * x.shape[0] > MAX_PASSES:
+            raise ValueError(
+                f"num_samples={num_samples:,} for {x.shape[0]:,} examples is {num_samples * x.shape[0]:,} decoder "
+                f"passes, hours on a CPU (at most {MAX_PASSES:,} per call): use fewer samples or examples"
+            )
         x_flat = x.reshape(x.shape[0], -1)
         examples = min(x.shape[0], batch_size)
         draws = max(1, batch_size // examples)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 import torch
 
-from ._validation import gaussian_parameters, positive_int
+from ._validation import float_tensor, gaussian_parameters, in_unit_interval, positive_int
 from .estimators import _reparameterize, _sample_eps
 from .likelihoods import _bernoulli_log_prob
 
@@ -116,7 +116,15 @@ class TinyDecoder(torch.nn.Module):
         x (..., D) and z (..., k) broadcast over their leading axes, as in
         ``LinearGaussianModel.log_likelihood``: x (B, D) with z (L, B, k) gives (L, B).
         """
-        logits = self(z)
+        float_tensor("x", x, min_dim=1)
+        float_tensor("z", z, min_dim=1)
+        if x.shape[-1] != self.data_dim or z.shape[-1] != self.latent_dim:
+            raise ValueError(
+                f"x and z must end in {self.data_dim} pixels and {self.latent_dim} latents, "
+                f"got shapes {tuple(x.shape)} and {tuple(z.shape)}"
+            )
+        in_unit_interval("x", x)
+        logits = self(z.to(self.W1.dtype))  # inputs of another dtype are taken in the decoder's
         return _bernoulli_log_prob(logits, x.to(logits.dtype))
 
     def sample(self, num: int, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:

@@ -50,6 +50,10 @@ META = torch.zeros(2, 4, device="meta")
             ),
             "baseline must contain only finite values",
         ),
+        (
+            lambda: vc.discrete.score_function(lambda z: z.sum(-1), torch.zeros(3), 4, baseline=float("nan")),
+            "baseline must be a finite number",
+        ),
         (lambda: vc.monte_carlo_kl(torch.zeros(1000), torch.zeros(1000), 10**9), r"num_samples=1,000,000,000 would"),
         (lambda: _vae().elbo(torch.rand(3, 4), num_samples=10**10), "use num_samples <= "),
         (lambda: _vae().log_likelihood(torch.rand(3, 4), num_samples=10**10), "decoder passes"),

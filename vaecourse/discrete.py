@@ -123,6 +123,8 @@ def score_function(
     elif baseline is not None:
         if isinstance(baseline, bool) or not isinstance(baseline, (int, float)):
             raise ValueError(f"baseline must be None, a number, a tensor or 'mean', got {type(baseline).__name__}")
+        if not math.isfinite(baseline):
+            raise ValueError(f"baseline must be a finite number, got {baseline}")
         signal = signal - baseline
     return values + signal * log_q(z, logits)
 

@@ -177,7 +177,7 @@ def _where(got: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float, 
     off, digits = "", 6
     if math.isfinite(gv) and math.isfinite(ev):
         gap = abs(gv - ev)
-        relative = f" (relative {gap / abs(ev):.2g})" if 0 < gap < 1e-3 * abs(ev) else ""
+        relative = f", {gap / abs(ev):.2g} relative" if 0 < gap < 1e-3 * abs(ev) else ""
         off = f", off by {gap:.3g}{relative}"
         if relative:  # enough digits for the two numbers to differ on the page
             digits = min(17, 2 + math.ceil(-math.log10(gap / abs(ev))))
@@ -300,7 +300,7 @@ def run_check(
             if grad:
                 result = _check_gradients(func, reference, case, grad, names, loose, tight)
                 if result:
-                    return fail(f"{where}: {result[0]}.", result[1])
+                    return fail(f"{where}: {result[0]}" + ("" if result[0].endswith("?") else "."), result[1])
             continue
         for mistake in mistakes:
             try:

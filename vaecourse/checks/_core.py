@@ -310,11 +310,11 @@ def run_check(
             # a mistake that gives the right numbers on this case cannot be told from a right answer
             if close(got, wrong, rtol, atol) and not close(wrong, expected, rtol, atol):
                 return fail(f"{where}: looks like {mistake.description}.", mistake.description)
-        if nonfinite and _form(got, expected, None, "") is None and _nonfinite(got, expected):
-            return fail(f"{where}: {_differ(got, expected, *loose)}: looks like {nonfinite}.", nonfinite)
         problem = _form(got, expected, want, "your result")
         if problem:
             return fail(f"{where}: {problem}.", problem)
+        if nonfinite and _nonfinite(got, expected):
+            return fail(f"{where}: {_differ(got, expected, *loose)}: looks like {nonfinite}.", nonfinite)
         if tight != loose and close(got, expected, *loose):
             return fail(f"{where}: {_differ(got, expected, *tight)}: {_FLOAT32}", _FLOAT32_MISTAKE)
         return fail(f"{where}: {_differ(got, expected, *loose)}.")
@@ -322,7 +322,7 @@ def run_check(
 
 
 _FLOAT32 = (
-    "float32 accuracy, where float64 inputs ask for float64's: is a part computed in float32 "
+    "that is float32 accuracy, and float64 inputs ask for float64's: is a part computed in float32 "
     "(a .float(), or a tensor made without dtype=)?"
 )
 _FLOAT32_MISTAKE = "float32 accuracy for float64 inputs"
@@ -349,5 +349,5 @@ def _check_gradients(func, reference, case, grad, names, loose, tight) -> tuple[
             if close(g, e, *loose):  # right but for float32 rounding
                 return f"the gradient with respect to {arg_name}: {_where(g, e, *tight)}: {_FLOAT32}", _FLOAT32_MISTAKE
             mistake = f"the gradient with respect to {arg_name} is wrong"
-            return f"{mistake}: {_where(g, e, *loose)} (is part of it detached?)", mistake
+            return f"your values are right but {mistake}: {_where(g, e, *loose)}", mistake
     return None

@@ -176,11 +176,11 @@ def _where(got: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float, 
     gv, ev = g.flatten()[flat].item(), e.flatten()[flat].item()
     off, digits = "", 6
     if math.isfinite(gv) and math.isfinite(ev):
-        gap = abs(gv - ev)
-        relative = f", {gap / abs(ev):.2g} relative" if 0 < gap < 1e-3 * abs(ev) else ""
-        off = f", off by {gap:.3g}{relative}"
+        by = abs(gv - ev)
+        relative = f", {by / abs(ev):.2g} relative" if 0 < by < 1e-3 * abs(ev) else ""
+        off = f", off by {by:.3g}{relative}"
         if relative:  # enough digits for the two numbers to differ on the page
-            digits = min(17, 2 + math.ceil(-math.log10(gap / abs(ev))))
+            digits = min(17, 2 + math.ceil(-math.log10(by / abs(ev))))
     return f"expected {ev:.{digits}g}{at}, got {gv:.{digits}g}{off}{count}"
 
 

@@ -14,6 +14,7 @@ from check_contract import (
     assert_fails_and_names,
     assert_passes,
     assert_unfinished_says_so_in_one_line,
+    in_float32,
     in_place,
     table,
 )
@@ -127,6 +128,11 @@ WRONG_ANSWERS["check_leave_one_out"] += [
     (as_dtype(solution_leave_one_out, torch.float32), "should be a float64 tensor"),
     (lambda f, l, z: solution_leave_one_out(f, l, z).unsqueeze(0), "should have shape (2,), got shape (1, 2)"),
 ]
+
+
+# Float64 inputs ask for float64 accuracy: the right formula computed in float32 and cast back fails.
+WRONG_ANSWERS["check_exact_gradient"].append((in_float32(solution_exact_gradient), "float32 accuracy"))
+WRONG_ANSWERS["check_leave_one_out"].append((in_float32(solution_leave_one_out), "float32 accuracy"))
 
 
 @pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))

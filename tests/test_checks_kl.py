@@ -12,6 +12,7 @@ from check_contract import (
     assert_passes,
     assert_unfinished_says_so_in_one_line,
     detached,
+    in_float32,
     in_place,
     table,
 )
@@ -93,6 +94,18 @@ CORRECT_ANSWERS["check_gaussian_kl"] += [
     lambda mu, lv: kl_divergence(Normal(mu, torch.exp(0.5 * lv)), Normal(0.0, 1.0)).sum(-1),
     lambda mu, lv: 0.5 * torch.sum(mu * mu + torch.expm1(lv) - lv, dim=1),
 ]
+
+
+def float32_gradient(mu, logvar):
+    """The KL's value in the inputs' dtype, but its gradient computed in float32."""
+    single = solution_gaussian_kl(mu.float(), logvar.float())
+    return solution_gaussian_kl(mu, logvar).detach() + (single - single.detach()).to(mu.dtype)
+
+
+WRONG_ANSWERS["check_gaussian_kl"].append((float32_gradient, "the gradient with respect to mu: expected"))
+# Float64 inputs ask for float64 accuracy: the right formula computed in float32 and cast back fails.
+WRONG_ANSWERS["check_gaussian_kl"].append((in_float32(solution_gaussian_kl), "float32 accuracy"))
+WRONG_ANSWERS["check_kl_gradient"].append((in_float32(solution_kl_gradient), "float32 accuracy"))
 
 
 @pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))

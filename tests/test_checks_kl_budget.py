@@ -92,13 +92,6 @@ CORRECT_ANSWERS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CHECKS))
-def test_a_crashing_answer_is_reported_in_one_line(name):
-    result = CHECKS[name](lambda *args: args[0] @ torch.ones(1, 1, 1))  # a shape error
-    assert result.status == "failed"
-    assert "raised RuntimeError" in result.message
-
-
 def test_the_distortion_by_torch_distributions_passes_too():
     def with_distributions(x, logits, mu, logvar):
         q = torch.distributions.Normal(mu, (0.5 * logvar).exp())

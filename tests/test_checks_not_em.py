@@ -9,6 +9,7 @@ from check_contract import (
     assert_fails_and_names,
     assert_passes,
     assert_unfinished_says_so_in_one_line,
+    in_float32,
     in_place,
     table,
 )
@@ -88,13 +89,6 @@ CORRECT_ANSWERS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(CHECKS))
-def test_a_crashing_answer_is_reported_in_one_line(name):
-    result = CHECKS[name](lambda *args: args[0] @ torch.ones(1, 1, 1))  # a shape error
-    assert result.status == "failed"
-    assert "raised RuntimeError" in result.message
-
-
 def test_the_em_step_written_with_the_sample_covariance_passes_too():
     def with_covariance(x, W, noise_var):
         xc = x - x.mean(0)
@@ -123,6 +117,11 @@ WRONG_ANSWERS["check_mean_field_gap"] += [
 CORRECT_ANSWERS["check_mean_field_gap"] += [
     lambda P: torch.log(torch.diagonal(P)).sum() / 2 - torch.log(torch.diagonal(torch.linalg.cholesky(P))).sum(),
 ]
+
+
+# Float64 inputs ask for float64 accuracy: the right formula computed in float32 and cast back fails.
+WRONG_ANSWERS["check_ppca_em_step"].append((in_float32(solution_ppca_em_step), "float32 accuracy"))
+WRONG_ANSWERS["check_mean_field_gap"].append((in_float32(solution_mean_field_gap), "float32 accuracy"))
 
 
 @pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))

@@ -10,6 +10,7 @@ from check_contract import (
     assert_fails_and_names,
     assert_passes,
     assert_unfinished_says_so_in_one_line,
+    in_float32,
     in_place,
     table,
 )
@@ -135,12 +136,6 @@ def test_other_correct_answers_pass_too():
     assert check_reparameterization_gradient(by_backward).passed
 
 
-def test_a_crashing_answer_is_reported_in_one_line():
-    result = check_reparameterize(lambda mu, logvar, eps: mu @ logvar @ eps)
-    assert result.status == "failed"
-    assert "raised RuntimeError" in result.message
-
-
 def test_a_reparameterization_answer_that_detaches_z_is_reported_not_raised():
     def detached(f, mu, logvar, eps):
         mu, logvar = mu.requires_grad_(True), logvar.requires_grad_(True)
@@ -180,6 +175,14 @@ CORRECT_ANSWERS["check_inverse_cdf_sampler"] += [
     lambda rate, u: Exponential(rate).icdf(u),
     lambda rate, u: -torch.log1p(-u) / rate,
 ]
+
+
+# Float64 inputs ask for float64 accuracy: the right formula computed in float32 and cast back fails.
+WRONG_ANSWERS["check_reparameterize"].append((in_float32(solution_reparameterize), "float32 accuracy"))
+WRONG_ANSWERS["check_reparameterization_gradient"].append(
+    (in_float32(solution_reparameterization_gradient), "float32 accuracy")
+)
+WRONG_ANSWERS["check_inverse_cdf_sampler"].append((in_float32(solution_inverse_cdf_sampler), "float32 accuracy"))
 
 
 @pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))

@@ -19,6 +19,9 @@ from typing import Any
 import torch
 
 PASSED, FAILED, NOT_IMPLEMENTED = "passed", "failed", "not implemented"
+# The relative agreement asked of a result for float64 inputs, times the case's conditioning:
+# float64 rounding gives about 1e-16, float32 rounding of the inputs alone about 6e-8.
+FLOAT64_RTOL = 1e-10
 _MARK = {PASSED: "PASS", FAILED: "FAIL", NOT_IMPLEMENTED: "TODO"}
 
 
@@ -47,11 +50,14 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class Case:
-    """One input to try: positional arguments and a short description for messages."""
+    """One input to try: positional arguments and a short description for messages.
+    ``conditioning`` is how much the computation amplifies rounding errors (the ratio of the
+    terms that cancel to the result); float64 results are compared at FLOAT64_RTOL times it."""
 
     args: tuple
     kwargs: dict = field(default_factory=dict)
     label: str = ""
+    conditioning: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -62,21 +68,30 @@ class Mistake:
     fn: Callable[..., Any]
 
 
-def close(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-6) -> bool:
-    """True when a and b (tensors, numbers or tuples of them) agree in shape and value."""
+def close(a: Any, b: Any, rtol: float = 1e-5, atol: float = 1e-6, normwise: bool = False) -> bool:
+    """True when a and b (tensors, numbers or tuples of them) agree in shape and value: entry by
+    entry |a - b| <= atol + rtol |b|, where ``normwise`` adds rtol times b's largest entry to atol."""
     if isinstance(a, (tuple, list)) or isinstance(b, (tuple, list)):
         return (
             isinstance(a, (tuple, list))
             and isinstance(b, (tuple, list))
             and len(a) == len(b)
-            and all(close(x, y, rtol, atol) for x, y in zip(a, b))
+            and all(close(x, y, rtol, atol, normwise) for x, y in zip(a, b))
         )
     try:
         ta = torch.as_tensor(a, dtype=torch.float64)
         tb = torch.as_tensor(b, dtype=torch.float64)
     except (TypeError, ValueError, RuntimeError):
         return False
+    atol = _atol(tb, rtol, atol, normwise)
     return ta.shape == tb.shape and bool(torch.allclose(ta, tb, rtol=rtol, atol=atol, equal_nan=False))
+
+
+def _atol(expected: torch.Tensor, rtol: float, atol: float, normwise: bool) -> float:
+    """atol, plus (normwise) rtol times the largest finite entry of ``expected``: an entry that
+    is small because terms cancel carries the rounding error of the largest."""
+    finite = expected[torch.isfinite(expected)].abs()
+    return atol + rtol * finite.max().item() if normwise and finite.numel() else atol
 
 
 def describe(value: Any) -> str:
@@ -149,26 +164,33 @@ def _form(got: Any, expected: Any, dtype: torch.dtype | None, what: str) -> str 
     return None
 
 
-def _where(got: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float) -> str:
+def _where(got: torch.Tensor, expected: torch.Tensor, rtol: float, atol: float, normwise: bool = False) -> str:
     """Where two tensors of one shape differ most, and by how much."""
     g, e = got.detach().double().reshape(expected.shape), expected.detach().double()
-    bad = ~torch.isclose(g, e, rtol=rtol, atol=atol)
+    bad = ~torch.isclose(g, e, rtol=rtol, atol=_atol(e, rtol, atol, normwise))
     gap = torch.where(bad, (g - e).abs().nan_to_num(nan=float("inf")), torch.zeros_like(e))
     flat = int(gap.flatten().argmax())
     index = tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), e.shape)) if e.dim() else ()
     at = f" at index {index}" if e.dim() else ""
     count = f" ({int(bad.sum())} of {e.numel()} entries differ)" if e.numel() > 1 else ""
     gv, ev = g.flatten()[flat].item(), e.flatten()[flat].item()
-    off = f", off by {abs(gv - ev):.3g}" if math.isfinite(gv) and math.isfinite(ev) else ""
-    return f"expected {ev:.6g}{at}, got {gv:.6g}{off}{count}"
+    off, digits = "", 6
+    if math.isfinite(gv) and math.isfinite(ev):
+        by = abs(gv - ev)
+        relative = f", {by / abs(ev):.2g} relative" if 0 < by < 1e-3 * abs(ev) else ""
+        off = f", off by {by:.3g}{relative}"
+        if relative:  # enough digits for the two numbers to differ on the page
+            digits = min(17, 2 + math.ceil(-math.log10(by / abs(ev))))
+    return f"expected {ev:.{digits}g}{at}, got {gv:.{digits}g}{off}{count}"
 
 
-def _differ(got: Any, expected: Any, rtol: float, atol: float, what: str = "") -> str:
+def _differ(got: Any, expected: Any, rtol: float, atol: float, normwise: bool = False, what: str = "") -> str:
     if isinstance(expected, (tuple, list)):
         for number, (g, e) in enumerate(zip(got, expected), start=1):
-            if not close(g, e, rtol, atol):
-                return _differ(g, e, rtol, atol, f"output {number} of {len(expected)}: ")
-    return what + _where(torch.as_tensor(got, dtype=torch.float64), torch.as_tensor(expected), rtol, atol)
+            if not close(g, e, rtol, atol, normwise):
+                return _differ(g, e, rtol, atol, normwise, f"output {number} of {len(expected)}: ")
+    got, expected = torch.as_tensor(got, dtype=torch.float64), torch.as_tensor(expected)
+    return what + _where(got, expected, rtol, atol, normwise)
 
 
 def _nonfinite(got: Any, expected: Any) -> bool:
@@ -230,9 +252,12 @@ def run_check(
     were, return what the reference returns (a tensor of the same shape and of the inputs'
     floating dtype, or a tuple of them), with the same values, and, for the arguments numbered in
     ``grad``, the same gradient: a fixed random projection of the outputs is differentiated by
-    autograd through both functions. The message names a mistake when the learner's answer
-    matches one of ``mistakes`` on that case (or is inf or NaN where the reference is finite,
-    when ``nonfinite`` describes that mistake); otherwise it says what differs, and where.
+    autograd through both functions. Values agree within ``rtol`` and ``atol`` (gradients within
+    ten times those); for float64 inputs, to float64 accuracy: FLOAT64_RTOL times the case's
+    conditioning, relative to each output's largest entry. The message names a mistake when the
+    learner's answer matches one of ``mistakes`` on that case, within ``rtol`` and ``atol`` (or is
+    inf or NaN where the reference is finite, when ``nonfinite`` describes that mistake);
+    otherwise it says what differs, and where.
     """
     if not callable(func):
         return CheckResult(name, FAILED, f"expected a function, got {type(func).__name__}")
@@ -266,33 +291,46 @@ def run_check(
                 )
         expected = reference(*case.args, **case.kwargs)
         want = dtype(case.args) if dtype else None
-        if close(got, expected, rtol, atol):
+        loose = (rtol, atol, False)
+        tight = (FLOAT64_RTOL * case.conditioning, 1e-15, True) if want == torch.float64 and rtol else loose
+        if close(got, expected, *tight):
             problem = _form(got, expected, want, "your result")
             if problem:
                 return fail(f"{where}: {problem}.", problem)
             if grad:
-                result = _check_gradients(func, reference, case, grad, names, rtol, atol)
+                result = _check_gradients(func, reference, case, grad, names, loose, tight)
                 if result:
-                    return fail(f"{where}: {result[0]}.", result[1])
+                    return fail(f"{where}: {result[0]}" + ("" if result[0].endswith("?") else "."), result[1])
             continue
         for mistake in mistakes:
             try:
                 wrong = mistake.fn(*case.args, **case.kwargs)
             except Exception:
                 continue
-            if close(got, wrong, rtol, atol):
+            # a mistake that gives the right numbers on this case cannot be told from a right answer
+            if close(got, wrong, rtol, atol) and not close(wrong, expected, rtol, atol):
                 return fail(f"{where}: looks like {mistake.description}.", mistake.description)
-        if nonfinite and _form(got, expected, None, "") is None and _nonfinite(got, expected):
-            return fail(f"{where}: {_differ(got, expected, rtol, atol)}: looks like {nonfinite}.", nonfinite)
         problem = _form(got, expected, want, "your result")
         if problem:
             return fail(f"{where}: {problem}.", problem)
-        return fail(f"{where}: {_differ(got, expected, rtol, atol)}.")
+        if nonfinite and _nonfinite(got, expected):
+            return fail(f"{where}: {_differ(got, expected, *loose)}: looks like {nonfinite}.", nonfinite)
+        if tight != loose and close(got, expected, *loose):
+            return fail(f"{where}: {_differ(got, expected, *tight)}: {_FLOAT32}", _FLOAT32_MISTAKE)
+        return fail(f"{where}: {_differ(got, expected, *loose)}.")
     return CheckResult(name, PASSED, success or f"all {len(cases)} cases agree with the reference.")
 
 
-def _check_gradients(func, reference, case, grad, names, rtol, atol) -> tuple[str, str] | None:
-    """(message, mistake) when the gradient of the learner's result is missing or wrong."""
+_FLOAT32 = (
+    "that is float32 accuracy, and float64 inputs ask for float64's: is a part computed in float32 "
+    "(a .float(), or a tensor made without dtype=)?"
+)
+_FLOAT32_MISTAKE = "float32 accuracy for float64 inputs"
+
+
+def _check_gradients(func, reference, case, grad, names, loose, tight) -> tuple[str, str] | None:
+    """(message, mistake) when the gradient of the learner's result is missing or wrong; it must
+    agree within ten times the tolerance of the values."""
     try:
         learner = _gradients(func, case.args, grad, names)
     except Exception as exc:
@@ -302,11 +340,14 @@ def _check_gradients(func, reference, case, grad, names, rtol, atol) -> tuple[st
         return f"{learner}: {remedy}", learner
     found, wrt = learner
     expected, _ = _gradients(reference, case.args, grad, names)
+    loose, tight = (10 * loose[0], 10 * loose[1], False), (10 * tight[0], 10 * tight[1], tight[2])
     for arg_name, g, e in zip(wrt, found, expected):
         if g is None:
             mistake = f"no gradient reaches {arg_name}"
             return f"{mistake}: is it detached, or computed outside torch?", mistake
-        if not close(g, e, 10 * rtol, 10 * atol):
+        if not close(g, e, *tight):
+            if close(g, e, *loose):  # right but for float32 rounding
+                return f"the gradient with respect to {arg_name}: {_where(g, e, *tight)}: {_FLOAT32}", _FLOAT32_MISTAKE
             mistake = f"the gradient with respect to {arg_name} is wrong"
-            return f"{mistake}: {_where(g, e, 10 * rtol, 10 * atol)} (is part of it detached?)", mistake
+            return f"your values are right but {mistake}: {_where(g, e, *loose)}", mistake
     return None

@@ -132,11 +132,18 @@ def _gap_cases() -> list[Case]:
     g = torch.Generator().manual_seed(3)
     A = torch.randn(3, 3, generator=g, dtype=torch.float64)
     W = torch.randn(6, 2, generator=g, dtype=torch.float64)
-    return [
-        Case((torch.tensor([[2.0, 0.9], [0.9, 1.5]], dtype=torch.float64),), label="a 2x2 precision with correlation"),
-        Case((A @ A.T + 0.5 * torch.eye(3, dtype=torch.float64),), label="a random 3x3 precision"),
-        Case((torch.eye(2, dtype=torch.float64) + W.T @ W / 0.25,), label="PPCA's posterior precision I + W^T W / s^2"),
+    cases = [
+        (torch.tensor([[2.0, 0.9], [0.9, 1.5]], dtype=torch.float64), "a 2x2 precision with correlation"),
+        (A @ A.T + 0.5 * torch.eye(3, dtype=torch.float64), "a random 3x3 precision"),
+        (torch.eye(2, dtype=torch.float64) + W.T @ W / 0.25, "PPCA's posterior precision I + W^T W / s^2"),
     ]
+    # the gap is a difference of two log-determinants, rounded at their size, not at its own
+    return [Case((P,), label=label, conditioning=_conditioning(P)) for P, label in cases]
+
+
+def _conditioning(precision):
+    diagonal, full = _half_log(precision)
+    return float((diagonal.abs() + full.abs()) / (diagonal - full).abs())
 
 
 def _half_log(precision):

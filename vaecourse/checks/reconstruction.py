@@ -114,7 +114,8 @@ BERNOULLI_MISTAKES = [
 
 _SIGMOID_THEN_LOG = (
     "sigmoid then log (or exp of a logit): at large logits sigmoid rounds to exactly 0 or 1, so a log "
-    "gives -inf (NaN once multiplied by 0), and exp overflows to inf. Compute from the logits: "
+    "gives -inf (NaN once multiplied by 0), and exp overflows to inf (as do float64 logits above 3e38 "
+    "cast to float32). Compute from the logits: "
     "log sigmoid(l) = -softplus(-l), log(1 - sigmoid(l)) = -softplus(l) "
     "(F.logsigmoid, or minus F.binary_cross_entropy_with_logits)"
 )

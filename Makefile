@@ -110,7 +110,7 @@ execute: setup  ## re-run notebooks and store their outputs (NB=notebooks/NN_x.i
 
 # Student notebooks in student/ (git ignores it): solutions replaced by a stub, outputs cleared.
 student: setup  ## student versions of the notebooks in student/
-	$(BIN)/python -m vaecourse._student --out student $(NOTEBOOKS)
+	$(BIN)/python -m vaecourse.student --out student $(NOTEBOOKS)
 
 # The course as a static website in build/site (git ignores build/), from the stored notebooks,
 # which are not executed again; open build/site/index.html. SITE_OUT=dir builds elsewhere. -E: every

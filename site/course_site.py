@@ -27,7 +27,7 @@ from pathlib import Path
 import nbformat
 from docutils import nodes
 
-from vaecourse._student import BEGIN, clear_solutions
+from vaecourse.student import BEGIN, clear_solutions
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 NBVAL_MARKER = re.compile(r"^\s*# NBVAL_\w+\s*$")

@@ -4,8 +4,19 @@ names it, and an unfinished exercise says "not implemented"."""
 
 import itertools
 
+import pytest
 import torch
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+from check_contract import (
+    as_dtype,
+    as_numpy,
+    as_python,
+    assert_a_crash_is_reported_in_one_line,
+    assert_fails_and_names,
+    assert_passes,
+    assert_unfinished_says_so_in_one_line,
+    in_place,
+    table,
+)
 
 from vaecourse.checks import check_exact_gradient, check_leave_one_out
 
@@ -78,7 +89,7 @@ WRONG_ANSWERS = {
 }
 
 CHECKS = {"check_exact_gradient": check_exact_gradient, "check_leave_one_out": check_leave_one_out}
-SOLUTIONS = {"check_exact_gradient": solution_exact_gradient, "check_leave_one_out": solution_leave_one_out}
+CORRECT_ANSWERS = {"check_exact_gradient": [solution_exact_gradient], "check_leave_one_out": [solution_leave_one_out]}
 
 
 def test_a_solution_by_autograd_passes_too():
@@ -103,11 +114,36 @@ def test_an_answer_that_draws_its_own_samples_is_not_accepted():
     assert check_leave_one_out(own_samples).status == "failed"
 
 
-def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():
-    def edits_in_place(f, logits, z):
-        out = solution_leave_one_out(f, logits, z)
-        z.mul_(0)
-        logits.mul_(0)
-        return out
+# Wrong answers of the classes every check guards against (issue 14).
+WRONG_ANSWERS["check_exact_gradient"] += [
+    (in_place(solution_exact_gradient, 1), "changed its argument logits in place"),
+    (as_numpy(solution_exact_gradient), "got a numpy ndarray"),
+    (as_python(solution_exact_gradient), "got a Python list"),
+    (as_dtype(solution_exact_gradient, torch.float64), "should be a float32 tensor"),
+]
+WRONG_ANSWERS["check_leave_one_out"] += [
+    (in_place(solution_leave_one_out, 2), "changed its argument z in place"),
+    (as_numpy(solution_leave_one_out), "got a numpy ndarray"),
+    (as_dtype(solution_leave_one_out, torch.float32), "should be a float64 tensor"),
+    (lambda f, l, z: solution_leave_one_out(f, l, z).unsqueeze(0), "should have shape (2,), got shape (1, 2)"),
+]
 
-    assert check_leave_one_out(edits_in_place).passed
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))
+def test_correct_answers_pass(name, answer, words):
+    assert_passes(CHECKS[name], answer)
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(WRONG_ANSWERS))
+def test_each_wrong_answer_fails_and_its_message_names_the_mistake(name, answer, words):
+    assert_fails_and_names(CHECKS[name], answer, words)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_an_unfinished_exercise_says_not_implemented_in_one_line(name):
+    assert_unfinished_says_so_in_one_line(CHECKS[name])
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_a_crash_is_reported_in_one_line(name):
+    assert_a_crash_is_reported_in_one_line(CHECKS[name])

@@ -3,8 +3,20 @@ message that names the mistake, and an unfinished exercise says so in one line."
 
 import math
 
+import pytest
 import torch
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+from check_contract import (
+    as_dtype,
+    as_numpy,
+    as_python,
+    assert_a_crash_is_reported_in_one_line,
+    assert_fails_and_names,
+    assert_passes,
+    assert_unfinished_says_so_in_one_line,
+    in_place,
+    table,
+)
+from torch.distributions import MultivariateNormal
 
 from vaecourse.checks import check_log_marginal, check_monte_carlo_elbo
 
@@ -47,7 +59,7 @@ WRONG_ANSWERS = {
     ],
 }
 CHECKS = {"check_log_marginal": check_log_marginal, "check_monte_carlo_elbo": check_monte_carlo_elbo}
-SOLUTIONS = {"check_log_marginal": log_marginal, "check_monte_carlo_elbo": mc_elbo}
+CORRECT_ANSWERS = {"check_log_marginal": [log_marginal], "check_monte_carlo_elbo": [mc_elbo]}
 
 
 def test_an_unrecognised_wrong_answer_shows_expected_and_received_values():
@@ -67,3 +79,41 @@ def test_an_answer_that_returns_nothing_is_told_its_return_is_missing():
 def test_a_crashing_answer_is_reported_in_one_line():
     result = check_monte_carlo_elbo(lambda *a: 1 / 0)
     assert result.status == "failed" and "ZeroDivisionError" in result.message
+
+
+# Wrong answers of the classes every check guards against (issue 14).
+WRONG_ANSWERS["check_log_marginal"] += [
+    (in_place(log_marginal, 3), "changed its argument x in place"),
+    (as_numpy(log_marginal), "got a numpy ndarray"),
+    (as_dtype(log_marginal, torch.float32), "should be a float64 tensor"),
+    (as_python(log_marginal), "got a Python list"),
+]
+WRONG_ANSWERS["check_monte_carlo_elbo"] += [
+    (in_place(mc_elbo, 6), "changed its argument eps in place"),
+    (as_numpy(mc_elbo), "got a numpy ndarray"),
+    (as_dtype(mc_elbo, torch.float32), "should be a float64 tensor"),
+    (lambda *a: mc_elbo(*a).unsqueeze(0), "should have shape (3,), got shape (1, 3)"),
+]
+CORRECT_ANSWERS["check_log_marginal"] += [
+    lambda W, b, s, x: MultivariateNormal(b, W @ W.T + s**2 * torch.eye(len(b), dtype=W.dtype)).log_prob(x),
+]
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))
+def test_correct_answers_pass(name, answer, words):
+    assert_passes(CHECKS[name], answer)
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(WRONG_ANSWERS))
+def test_each_wrong_answer_fails_and_its_message_names_the_mistake(name, answer, words):
+    assert_fails_and_names(CHECKS[name], answer, words)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_an_unfinished_exercise_says_not_implemented_in_one_line(name):
+    assert_unfinished_says_so_in_one_line(CHECKS[name])
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_a_crash_is_reported_in_one_line(name):
+    assert_a_crash_is_reported_in_one_line(CHECKS[name])

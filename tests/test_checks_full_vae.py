@@ -3,9 +3,22 @@ a message that names it, and an unfinished exercise says "not implemented"."""
 
 import math
 
+import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+from check_contract import (
+    as_dtype,
+    as_numpy,
+    assert_a_crash_is_reported_in_one_line,
+    assert_fails_and_names,
+    assert_passes,
+    assert_unfinished_says_so_in_one_line,
+    detached,
+    in_place,
+    table,
+)
+from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from vaecourse.checks import check_importance_weighted_bound, check_negative_elbo
 
@@ -104,7 +117,7 @@ CHECKS = {
     "check_negative_elbo": check_negative_elbo,
     "check_importance_weighted_bound": check_importance_weighted_bound,
 }
-SOLUTIONS = {"check_negative_elbo": solution_negative_elbo, "check_importance_weighted_bound": solution_bound}
+CORRECT_ANSWERS = {"check_negative_elbo": [solution_negative_elbo], "check_importance_weighted_bound": [solution_bound]}
 
 
 def test_sigmoid_then_bce_passes_on_moderate_logits():
@@ -132,10 +145,52 @@ def test_the_naive_bound_is_caught_on_the_large_log_weights():
     assert "+-1000" in result.message or "-90" in result.message
 
 
-def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():
-    def edits_in_place(x, logits, mu, logvar):
-        out = solution_negative_elbo(x, logits, mu, logvar)
-        mu.zero_()
-        return out
+# Wrong answers of the classes every check guards against (issue 14).
+WRONG_ANSWERS["check_negative_elbo"] += [
+    (detached(solution_negative_elbo), "carries no gradient"),
+    (lambda x, l, m, v: (_bce(x, l).sum(-1) + _kl(m, v).detach()).mean(), "no gradient reaches mu"),
+    (lambda x, l, m, v: (_bce(x, l).sum(-1) + _kl(m, v.detach())).mean(), "no gradient reaches logvar"),
+    (lambda x, l, m, v: solution_negative_elbo(x, l, m, v).item(), "got a Python float"),
+    (lambda x, l, m, v: solution_negative_elbo(x, l, m, v).reshape(1), "should have shape (), got shape (1,)"),
+    (in_place(solution_negative_elbo, 2), "changed its argument mu in place"),
+    (as_dtype(solution_negative_elbo, torch.float64), "should be a float32 tensor"),
+]
+WRONG_ANSWERS["check_importance_weighted_bound"] += [
+    (lambda w: w.mean(0) + torch.log(torch.exp(w - w.mean(0)).mean(0)), "exp overflows"),
+    (lambda w: w[0] + torch.log(torch.exp(w - w[0]).mean(0)), "exp overflows"),
+    (lambda w: w.max() + torch.log(torch.exp(w - w.max()).mean(0)), "exp overflows"),
+    (lambda w: torch.log(torch.exp(w.double()).mean(0)).to(w.dtype), "exp overflows"),
+    (in_place(solution_bound, 0), "changed its argument log_weights in place"),
+    (as_dtype(solution_bound, torch.float64), "should be a float32 tensor"),
+    (as_numpy(solution_bound), "got a numpy ndarray"),
+]
+CORRECT_ANSWERS["check_negative_elbo"] += [
+    lambda x, l, m, v: (
+        kl_divergence(Normal(m, (0.5 * v).exp()), Normal(0.0, 1.0)).sum(-1)
+        - Bernoulli(logits=l, validate_args=False).log_prob(x).sum(-1)
+    ).mean(),
+]
+CORRECT_ANSWERS["check_importance_weighted_bound"] += [
+    lambda w: torch.logsumexp(w - math.log(w.shape[0]), dim=0),
+    lambda w: torch.from_numpy(np.logaddexp.reduce(w.numpy(), axis=0) - np.log(w.shape[0]).astype(w.numpy().dtype)),
+]
 
-    assert check_negative_elbo(edits_in_place).passed
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))
+def test_correct_answers_pass(name, answer, words):
+    assert_passes(CHECKS[name], answer)
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(WRONG_ANSWERS))
+def test_each_wrong_answer_fails_and_its_message_names_the_mistake(name, answer, words):
+    assert_fails_and_names(CHECKS[name], answer, words)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_an_unfinished_exercise_says_not_implemented_in_one_line(name):
+    assert_unfinished_says_so_in_one_line(CHECKS[name])
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_a_crash_is_reported_in_one_line(name):
+    assert_a_crash_is_reported_in_one_line(CHECKS[name])

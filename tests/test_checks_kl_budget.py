@@ -3,10 +3,20 @@ with a message that names it, and an unfinished exercise says "not implemented".
 
 import math
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+from check_contract import (
+    as_dtype,
+    as_python,
+    assert_a_crash_is_reported_in_one_line,
+    assert_fails_and_names,
+    assert_passes,
+    assert_unfinished_says_so_in_one_line,
+    in_place,
+    table,
+)
 
 from vaecourse.checks import check_active_units, check_rate_distortion
 
@@ -76,9 +86,9 @@ CHECKS = {
     "check_rate_distortion": check_rate_distortion,
     "check_active_units": check_active_units,
 }
-SOLUTIONS = {
-    "check_rate_distortion": solution_rate_distortion,
-    "check_active_units": solution_active_units,
+CORRECT_ANSWERS = {
+    "check_rate_distortion": [solution_rate_distortion],
+    "check_active_units": [solution_active_units],
 }
 
 
@@ -102,10 +112,36 @@ def test_an_unbiased_variance_is_accepted_for_the_active_units():
     assert check_active_units(lambda mu, t: mu.var(0) > t).passed
 
 
-def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():
-    def zeroes_mu(mu, threshold):
-        out = solution_active_units(mu, threshold)
-        mu.zero_()
-        return out
+# Wrong answers of the classes every check guards against (issue 14).
+WRONG_ANSWERS["check_rate_distortion"] += [
+    (lambda *a: tuple(t.item() for t in solution_rate_distortion(*a)), "got a Python float"),
+    (lambda *a: torch.stack(solution_rate_distortion(*a)), "should be a pair of 2 values"),
+    (in_place(solution_rate_distortion, 1), "changed its argument logits in place"),
+    (as_dtype(solution_rate_distortion, torch.float64), "should be a float32 tensor"),
+]
+WRONG_ANSWERS["check_active_units"] += [
+    (lambda mu, t: solution_active_units(mu, t).float(), "should be a bool tensor"),
+    (lambda mu, t: np.var(mu.numpy(), axis=0) > t, "got a numpy ndarray"),
+    (as_python(solution_active_units), "got a Python list"),
+    (lambda mu, t: mu.sub_(mu.mean(0)).pow(2).mean(0) > t, "changed its argument mu in place"),
+]
 
-    assert check_active_units(zeroes_mu).passed
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))
+def test_correct_answers_pass(name, answer, words):
+    assert_passes(CHECKS[name], answer)
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(WRONG_ANSWERS))
+def test_each_wrong_answer_fails_and_its_message_names_the_mistake(name, answer, words):
+    assert_fails_and_names(CHECKS[name], answer, words)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_an_unfinished_exercise_says_not_implemented_in_one_line(name):
+    assert_unfinished_says_so_in_one_line(CHECKS[name])
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_a_crash_is_reported_in_one_line(name):
+    assert_a_crash_is_reported_in_one_line(CHECKS[name])

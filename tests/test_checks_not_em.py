@@ -3,7 +3,15 @@ with a message that names it, and an unfinished exercise says "not implemented".
 
 import pytest
 import torch
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+from check_contract import (
+    as_dtype,
+    assert_a_crash_is_reported_in_one_line,
+    assert_fails_and_names,
+    assert_passes,
+    assert_unfinished_says_so_in_one_line,
+    in_place,
+    table,
+)
 
 from vaecourse.checks import check_mean_field_gap, check_ppca_em_step
 
@@ -74,9 +82,9 @@ CHECKS = {
     "check_ppca_em_step": check_ppca_em_step,
     "check_mean_field_gap": check_mean_field_gap,
 }
-SOLUTIONS = {
-    "check_ppca_em_step": solution_ppca_em_step,
-    "check_mean_field_gap": solution_mean_field_gap,
+CORRECT_ANSWERS = {
+    "check_ppca_em_step": [solution_ppca_em_step],
+    "check_mean_field_gap": [solution_mean_field_gap],
 }
 
 
@@ -99,11 +107,39 @@ def test_the_em_step_written_with_the_sample_covariance_passes_too():
     assert check_ppca_em_step(with_covariance).passed
 
 
-def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():
-    def edits_in_place(x, W, noise_var):
-        out = solution_ppca_em_step(x, W, noise_var)
-        x.mul_(0)
-        W.mul_(0)
-        return out
+# Wrong answers of the classes every check guards against (issue 14).
+WRONG_ANSWERS["check_ppca_em_step"] += [
+    (lambda x, W, s2: solution_ppca_em_step(x.sub_(x.mean(0)), W, s2), "changed its argument x in place"),
+    (in_place(solution_ppca_em_step, 1), "changed its argument W in place"),
+    (lambda x, W, s2: (lambda W_new, s: (W_new.numpy(), s))(*solution_ppca_em_step(x, W, s2)), "got a numpy ndarray"),
+    (lambda x, W, s2: (lambda W_new, s: (W_new.float(), s))(*solution_ppca_em_step(x, W, s2)), "should be a float64"),
+]
+WRONG_ANSWERS["check_mean_field_gap"] += [
+    (lambda P: float(solution_mean_field_gap(P)), "got a Python float"),
+    (in_place(solution_mean_field_gap, 0), "changed its argument precision in place"),
+    (as_dtype(solution_mean_field_gap, torch.float32), "should be a float64 tensor"),
+    (lambda P: solution_mean_field_gap(P).reshape(1), "should have shape (), got shape (1,)"),
+]
+CORRECT_ANSWERS["check_mean_field_gap"] += [
+    lambda P: torch.log(torch.diagonal(P)).sum() / 2 - torch.log(torch.diagonal(torch.linalg.cholesky(P))).sum(),
+]
 
-    assert check_ppca_em_step(edits_in_place).passed
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))
+def test_correct_answers_pass(name, answer, words):
+    assert_passes(CHECKS[name], answer)
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(WRONG_ANSWERS))
+def test_each_wrong_answer_fails_and_its_message_names_the_mistake(name, answer, words):
+    assert_fails_and_names(CHECKS[name], answer, words)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_an_unfinished_exercise_says_not_implemented_in_one_line(name):
+    assert_unfinished_says_so_in_one_line(CHECKS[name])
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_a_crash_is_reported_in_one_line(name):
+    assert_a_crash_is_reported_in_one_line(CHECKS[name])

@@ -3,9 +3,22 @@ mistake fails with a message that names it, and an unfinished exercise says "not
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+from check_contract import (
+    as_dtype,
+    as_numpy,
+    as_python,
+    assert_a_crash_is_reported_in_one_line,
+    assert_fails_and_names,
+    assert_passes,
+    assert_unfinished_says_so_in_one_line,
+    detached,
+    in_place,
+    table,
+)
+from torch.distributions import Bernoulli, Normal
 
 from vaecourse.checks import (
     check_bernoulli_log_likelihood,
@@ -43,6 +56,14 @@ def sigmoid_then_clamp_then_log(logits, x):
     return (x * torch.log(p) + (1 - x) * torch.log(1 - p)).sum(-1)
 
 
+def nan_gradient_at_large_logits(logits, x):
+    """Right values everywhere (the log of the sigmoid only where it is finite), but a NaN
+    gradient where the sigmoid saturates: torch.where differentiates both branches."""
+    log_p = torch.where(logits > -30, torch.log(torch.sigmoid(logits)), logits)
+    log_not_p = torch.where(logits < 30, torch.log(1 - torch.sigmoid(logits)), -logits)
+    return (x * log_p + (1 - x) * log_not_p).sum(-1)
+
+
 def _sq(mean, x):
     return (x - mean).pow(2).sum(-1)
 
@@ -50,8 +71,8 @@ def _sq(mean, x):
 WRONG_ANSWERS = {
     "check_bernoulli_log_likelihood": [
         (sigmoid_then_log, "sigmoid then log"),
-        (sigmoid_then_log_with_epsilon, "sigmoid then log"),
-        (sigmoid_then_clamp_then_log, "sigmoid then log"),
+        (sigmoid_then_log_with_epsilon, "expected -1.75e+300 at index (1,)"),
+        (sigmoid_then_clamp_then_log, "expected -1.75e+300 at index (1,)"),
         (lambda l, x: solution_bernoulli(l, x) / x.shape[-1], "mean instead of a sum over pixels"),
         (lambda l, x: -solution_bernoulli(l, x), "flipped sign"),
         (lambda l, x: solution_bernoulli(l, x).sum(), "batch dimension summed away"),
@@ -111,28 +132,11 @@ CHECKS = {
     "check_gaussian_log_likelihood": check_gaussian_log_likelihood,
     "check_reconstruction_estimate": check_reconstruction_estimate,
 }
-SOLUTIONS = {
-    "check_bernoulli_log_likelihood": solution_bernoulli,
-    "check_gaussian_log_likelihood": solution_gaussian,
-    "check_reconstruction_estimate": solution_estimate,
+CORRECT_ANSWERS = {
+    "check_bernoulli_log_likelihood": [solution_bernoulli],
+    "check_gaussian_log_likelihood": [solution_gaussian],
+    "check_reconstruction_estimate": [solution_estimate],
 }
-
-
-def test_minus_bce_with_logits_passes_the_bernoulli_check():
-    assert check_bernoulli_log_likelihood(
-        lambda l, x: -F.binary_cross_entropy_with_logits(l, x, reduction="none").sum(-1)
-    ).passed
-
-
-def test_the_written_out_softplus_form_passes_the_bernoulli_check():
-    assert check_bernoulli_log_likelihood(lambda l, x: (x * l - F.softplus(l)).sum(-1)).passed
-
-
-def test_sigmoid_then_log_is_only_caught_at_large_logits():
-    # right on moderate logits, so the message blames the numerics, on the +-50 case
-    result = check_bernoulli_log_likelihood(sigmoid_then_log)
-    assert "case 4" in result.message and "+-50" in result.message
-    assert result.mistake == "sigmoid then log"
 
 
 def test_a_crash_at_large_logits_is_reported_as_a_crash():
@@ -146,10 +150,62 @@ def test_a_crash_at_large_logits_is_reported_as_a_crash():
     assert "raised ValueError" in result.message
 
 
-def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():
-    def edits_in_place(mean, x, sigma):
-        out = solution_gaussian(mean, x, sigma)
-        x.zero_()
-        return out
+# Wrong answers of the classes every check guards against (issue 14).
+WRONG_ANSWERS["check_bernoulli_log_likelihood"] += [
+    (lambda l, x: (x * l - torch.log1p(torch.exp(l))).sum(-1), "sigmoid then log"),
+    (lambda l, x: -F.binary_cross_entropy(torch.sigmoid(l), x, reduction="none").sum(-1), "expected"),
+    (lambda l, x: solution_bernoulli(l.clamp(-60, 60), x), "expected"),
+    (detached(solution_bernoulli), "carries no gradient"),
+    (nan_gradient_at_large_logits, "gradient with respect to logits is wrong"),
+    (
+        lambda l, x: (x * F.logsigmoid(l) + (1 - x) * F.logsigmoid(-l.detach())).sum(-1),
+        "gradient with respect to logits",
+    ),
+    (lambda l, x: solution_bernoulli(l, x.clamp_(0, 1).round_()), "changed its argument x in place"),
+    (as_numpy(solution_bernoulli), "got a numpy ndarray"),
+    (as_dtype(solution_bernoulli, torch.float64), "should be a float32 tensor"),
+]
+WRONG_ANSWERS["check_gaussian_log_likelihood"] += [
+    (detached(solution_gaussian), "carries no gradient"),
+    (lambda m, x, s: solution_gaussian(m.detach(), x, s) + 0 * m.sum().detach(), "carries no gradient"),
+    (in_place(solution_gaussian, 1), "changed its argument x in place"),
+    (as_python(solution_gaussian), "got a Python list"),
+    (as_dtype(solution_gaussian, torch.float64), "should be a float32 tensor"),
+]
+WRONG_ANSWERS["check_reconstruction_estimate"] += [
+    (lambda f, mu, lv, eps: f((mu + torch.exp(0.5 * lv) * eps).detach()).mean(0), "carries no gradient"),
+    (lambda f, mu, lv, eps: f(mu + torch.exp(0.5 * lv).detach() * eps).mean(0), "no gradient reaches logvar"),
+    (lambda f, mu, lv, eps: f(eps.mul_(torch.exp(0.5 * lv)).add_(mu)).mean(0), "changed its argument eps in place"),
+    (as_dtype(solution_estimate, torch.float32), "should be a float64 tensor"),
+    (as_numpy(solution_estimate), "got a numpy ndarray"),
+]
+CORRECT_ANSWERS["check_bernoulli_log_likelihood"] += [
+    lambda l, x: -F.binary_cross_entropy_with_logits(l, x, reduction="none").sum(-1),
+    lambda l, x: (x * l - F.softplus(l)).sum(-1),
+    lambda l, x: Bernoulli(logits=l, validate_args=False).log_prob(x).sum(-1),
+    lambda l, x: (x * l - l.clamp(min=0) - torch.log1p(torch.exp(-l.abs()))).sum(-1),
+]
+CORRECT_ANSWERS["check_gaussian_log_likelihood"] += [lambda m, x, s: Normal(m, s).log_prob(x).sum(-1)]
+CORRECT_ANSWERS["check_reconstruction_estimate"] += [
+    lambda f, mu, lv, eps: torch.stack([f((mu + (0.5 * lv).exp() * e).unsqueeze(0))[0] for e in eps]).mean(0),
+]
 
-    assert check_gaussian_log_likelihood(edits_in_place).passed
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))
+def test_correct_answers_pass(name, answer, words):
+    assert_passes(CHECKS[name], answer)
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(WRONG_ANSWERS))
+def test_each_wrong_answer_fails_and_its_message_names_the_mistake(name, answer, words):
+    assert_fails_and_names(CHECKS[name], answer, words)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_an_unfinished_exercise_says_not_implemented_in_one_line(name):
+    assert_unfinished_says_so_in_one_line(CHECKS[name])
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_a_crash_is_reported_in_one_line(name):
+    assert_a_crash_is_reported_in_one_line(CHECKS[name])

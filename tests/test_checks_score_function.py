@@ -4,7 +4,17 @@ unfinished exercise says "not implemented"."""
 
 import pytest
 import torch
-from check_contract import *  # noqa: F401,F403  (the tests every check module owes)
+from check_contract import (
+    as_dtype,
+    as_numpy,
+    as_python,
+    assert_a_crash_is_reported_in_one_line,
+    assert_fails_and_names,
+    assert_passes,
+    assert_unfinished_says_so_in_one_line,
+    in_place,
+    table,
+)
 
 from vaecourse.checks import check_baseline, check_score_function_estimator
 
@@ -101,7 +111,10 @@ WRONG_ANSWERS = {
 
 
 CHECKS = {"check_score_function_estimator": check_score_function_estimator, "check_baseline": check_baseline}
-SOLUTIONS = {"check_score_function_estimator": solution_score_function_estimator, "check_baseline": solution_baseline}
+CORRECT_ANSWERS = {
+    "check_score_function_estimator": [solution_score_function_estimator],
+    "check_baseline": [solution_baseline],
+}
 
 
 def test_a_surrogate_loss_solution_passes_too():
@@ -113,7 +126,7 @@ def test_a_surrogate_loss_solution_passes_too():
 @pytest.mark.parametrize("name", sorted(CHECKS))
 def test_an_answer_that_ignores_eps_is_not_accepted(name):
     def own_noise(f, mu, logvar, eps):
-        return SOLUTIONS[name](f, mu, logvar, torch.randn_like(eps))
+        return CORRECT_ANSWERS[name][0](f, mu, logvar, torch.randn_like(eps))
 
     assert CHECKS[name](own_noise).status == "failed"
 
@@ -124,11 +137,35 @@ def test_a_crashing_answer_is_reported_in_one_line():
     assert "raised RuntimeError" in result.message
 
 
-def test_the_checks_do_not_let_an_in_place_edit_change_the_reference():
-    def edits_in_place(f, mu, logvar, eps):
-        out = solution_score_function_estimator(f, mu, logvar, eps)
-        eps.mul_(0)
-        mu.mul_(0)
-        return out
+# Wrong answers of the classes every check guards against (issue 14).
+for _name, _solution in [
+    ("check_score_function_estimator", solution_score_function_estimator),
+    ("check_baseline", solution_baseline),
+]:
+    WRONG_ANSWERS[_name] += [
+        (in_place(_solution, 3), "changed its argument eps in place"),
+        (in_place(_solution, 1), "changed its argument mu in place"),
+        (as_numpy(_solution), "got a numpy ndarray"),
+        (as_python(_solution), "got a Python list"),
+        (as_dtype(_solution, torch.float64), "should be a float32 tensor"),
+    ]
 
-    assert check_score_function_estimator(edits_in_place).passed
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(CORRECT_ANSWERS))
+def test_correct_answers_pass(name, answer, words):
+    assert_passes(CHECKS[name], answer)
+
+
+@pytest.mark.parametrize(("name", "answer", "words"), table(WRONG_ANSWERS))
+def test_each_wrong_answer_fails_and_its_message_names_the_mistake(name, answer, words):
+    assert_fails_and_names(CHECKS[name], answer, words)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_an_unfinished_exercise_says_not_implemented_in_one_line(name):
+    assert_unfinished_says_so_in_one_line(CHECKS[name])
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_a_crash_is_reported_in_one_line(name):
+    assert_a_crash_is_reported_in_one_line(CHECKS[name])

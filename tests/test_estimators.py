@@ -38,7 +38,7 @@ def _within_four_standard_errors(per_sample, exact):
 
 
 @pytest.mark.parametrize("name", list(EXACT))
-@pytest.mark.parametrize("estimator", ["score", "pathwise"])
+@pytest.mark.parametrize("estimator", ["score", "reparameterization"])
 @settings(max_examples=10, deadline=None)
 @given(mu=st.floats(-2, 2), logvar=st.floats(-2, 1), seed=st.integers(0, 2**31 - 1))
 def test_estimators_are_unbiased_for_exact_gaussian_expectations(name, estimator, mu, logvar, seed):
@@ -56,7 +56,7 @@ def test_estimators_are_unbiased_for_exact_gaussian_expectations(name, estimator
     assert _within_four_standard_errors(g_lv, e_lv)
 
 
-def test_pathwise_gradients_equal_rsample_gradients_for_the_same_noise():
+def test_reparameterization_gradients_equal_rsample_gradients_for_the_same_noise():
     mu = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
     logvar = torch.tensor([0.2, -0.7, 1.1], dtype=torch.float64)
     f = lambda z: (torch.sin(z) * z).sum(-1)  # noqa: E731
@@ -75,7 +75,7 @@ def test_pathwise_gradients_equal_rsample_gradients_for_the_same_noise():
         torch.testing.assert_close(g_lv[s], lv.grad)
 
 
-def test_pathwise_mean_gradient_matches_rsample_on_average():
+def test_reparameterization_mean_gradient_matches_rsample_on_average():
     torch.manual_seed(0)
     mu = torch.tensor([0.3], dtype=torch.float64, requires_grad=True)
     logvar = torch.tensor([-0.4], dtype=torch.float64, requires_grad=True)
@@ -171,7 +171,7 @@ def test_estimators_leave_their_inputs_alone_and_return_their_shapes():
     assert mu.grad is None and logvar.grad is None
 
 
-def test_pathwise_gradient_of_an_f_that_ignores_z_is_zero():
+def test_reparameterization_gradient_of_an_f_that_ignores_z_is_zero():
     g_mu, g_lv = reparameterization_gradient(lambda z: z.sum(-1) * 0 + 1.0, torch.zeros(2), torch.zeros(2), 3)
     assert torch.equal(g_mu, torch.zeros(2)) and torch.equal(g_lv, torch.zeros(2))
 
@@ -206,7 +206,7 @@ def test_a_mean_baseline_needs_two_samples():
         score_function_gradient(lambda z: z.sum(-1), torch.zeros(2), torch.zeros(2), 1, baseline="mean")
 
 
-def test_pathwise_needs_a_differentiable_f():
+def test_reparameterization_needs_a_differentiable_f():
     with pytest.raises(ValueError, match="differentiable"):
         reparameterization_gradient(
             lambda z: (z > 0).double().sum(-1),

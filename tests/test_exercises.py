@@ -31,8 +31,8 @@ import pytest
 from nbclient import NotebookClient
 
 import vaecourse.checks
-from vaecourse._student import BEGIN, END, find_exercises, split_solution, student_notebook
 from vaecourse.checks import CheckResult
+from vaecourse.student import BEGIN, END, find_exercises, split_solution, student_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))

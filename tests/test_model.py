@@ -335,7 +335,7 @@ def test_bad_latent_codes_and_counts_raise_value_error():
         model.elbo(_binary_images(2), num_samples=0)
     with pytest.raises(ValueError, match="batch_size"):
         model.log_likelihood(_binary_images(2), batch_size=0)
-    with pytest.raises(ValueError, match="n must be"):
+    with pytest.raises(ValueError, match="num must be"):
         model.sample(0)
 
 

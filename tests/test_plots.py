@@ -63,7 +63,7 @@ def _image(fig: Figure) -> np.ndarray:
 
 
 def test_reconstructions_sit_under_their_inputs(model, x):
-    fig = plots.plot_reconstructions(model, x, n=5)
+    fig = plots.plot_reconstructions(model, x, num=5)
     image = _image(fig)
     assert image.shape == (2 * 8 + 1, 5 * 8 + 4)
     np.testing.assert_array_equal(image[:8, :8], x[0].numpy())
@@ -73,7 +73,7 @@ def test_reconstructions_sit_under_their_inputs(model, x):
 
 
 def test_prior_samples_fill_a_grid(model):
-    fig = plots.plot_prior_samples(model, n=12, ncols=4, generator=torch.Generator().manual_seed(0))
+    fig = plots.plot_prior_samples(model, num=12, ncols=4, generator=torch.Generator().manual_seed(0))
     assert _image(fig).shape == (3 * 9 - 1, 4 * 9 - 1)
     expected = model.sample(12, generator=torch.Generator().manual_seed(0))
     np.testing.assert_allclose(_image(fig)[:8, 9:17], expected[1].numpy(), rtol=1e-6)
@@ -94,7 +94,7 @@ def test_latent_scatter_gives_each_label_its_own_marker(model, x):
 
 
 def test_latent_manifold_decodes_a_grid_of_gaussian_quantiles(model):
-    fig = plots.plot_latent_manifold(model, n=5, span=0.9)
+    fig = plots.plot_latent_manifold(model, num=5, span=0.9)
     assert _image(fig).shape == (5 * 8, 5 * 8)  # seamless: no gaps between the images
     corner = torch.distributions.Normal(0.0, 1.0).icdf(torch.tensor([0.05, 0.95]))  # top-left: (low z_1, high z_2)
     np.testing.assert_allclose(_image(fig)[:8, :8], model.decode_mean(corner[None])[0].detach().numpy(), rtol=1e-5)
@@ -102,7 +102,7 @@ def test_latent_manifold_decodes_a_grid_of_gaussian_quantiles(model):
 
 
 def test_latent_manifold_ticks_are_symmetric_and_sit_where_their_z_falls(model):
-    fig = plots.plot_latent_manifold(model, n=21, span=0.95, ticks=(-1.5, 0, 1.5))
+    fig = plots.plot_latent_manifold(model, num=21, span=0.95, ticks=(-1.5, 0, 1.5))
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["-1.5", "0", "1.5"]
     x_ticks = ax.get_xticks()

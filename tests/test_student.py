@@ -5,7 +5,7 @@ The notebooks themselves are covered by tests/test_exercises.py."""
 import nbformat
 import pytest
 
-from vaecourse._student import build, clear_solutions, find_exercises, main, student_notebook
+from vaecourse.student import build, clear_solutions, find_exercises, main, student_notebook
 
 TASK = '''def kl(mu, logvar):
     """KL to the prior."""

@@ -109,19 +109,19 @@ def test_score_function_variance_for_z_squared_matches_its_closed_form(mu, sigma
 
 @settings(max_examples=8, deadline=None)
 @given(k=st.floats(-3, 3), mu=mus, sigma=sigmas)
-def test_pathwise_variances_for_a_square_match_their_closed_forms(k, mu, sigma):
+def test_reparameterization_variances_for_a_square_match_their_closed_forms(k, mu, sigma):
     # f' = 2 (z - k): Var[f'] = 4 sigma^2; Var[f' eps] = 4 Var[(mu - k) eps + sigma eps^2]
     # = 4 ((mu - k)^2 + 2 sigma^2); d/dlogvar multiplies the latter by (sigma / 2)^2.
     f = objective("square", k)
     by_sigma = 4 * ((mu - k) ** 2 + 2 * sigma**2)
-    assert exact_gradient_variance(f, mu, sigma, "pathwise") == pytest.approx(4 * sigma**2, rel=1e-8)
-    assert exact_gradient_variance(f, mu, sigma, "pathwise", wrt="sigma") == pytest.approx(by_sigma, rel=1e-8)
-    assert exact_gradient_variance(f, mu, sigma, "pathwise", wrt="logvar") == pytest.approx(
+    assert exact_gradient_variance(f, mu, sigma, "reparameterization") == pytest.approx(4 * sigma**2, rel=1e-8)
+    assert exact_gradient_variance(f, mu, sigma, "reparameterization", wrt="sigma") == pytest.approx(by_sigma, rel=1e-8)
+    assert exact_gradient_variance(f, mu, sigma, "reparameterization", wrt="logvar") == pytest.approx(
         by_sigma * sigma**2 / 4, rel=1e-8
     )
 
 
-# Mohamed, Rosca, Figurnov, Mnih 2020, section 3, at mu = sigma = 1 (score function, pathwise).
+# Mohamed, Rosca, Figurnov, Mnih 2020, section 3, at mu = sigma = 1 (score function, reparameterization).
 PUBLISHED = [
     ("square", 0, 30.0, 4.0),
     ("square", 3, 87.0, 4.0),
@@ -131,11 +131,11 @@ PUBLISHED = [
 ]
 
 
-@pytest.mark.parametrize("kind, k, score, pathwise", PUBLISHED)
-def test_exact_variances_reproduce_mohamed_et_al_2020(kind, k, score, pathwise):
+@pytest.mark.parametrize("kind, k, score, reparameterization", PUBLISHED)
+def test_exact_variances_reproduce_mohamed_et_al_2020(kind, k, score, reparameterization):
     f = objective(kind, k)
     assert exact_gradient_variance(f, 1.0, 1.0, "score_function") == pytest.approx(score, rel=5e-3)
-    assert exact_gradient_variance(f, 1.0, 1.0, "pathwise") == pytest.approx(pathwise, rel=5e-3)
+    assert exact_gradient_variance(f, 1.0, 1.0, "reparameterization") == pytest.approx(reparameterization, rel=5e-3)
 
 
 def test_a_mean_baseline_makes_the_score_function_worse_for_cos_z():
@@ -170,7 +170,7 @@ def test_other_coordinates_add_their_noise_to_the_score_function_only(dim):
     n = dim - 1
     assert exact_gradient_variance(f, 1.0, 1.0, dim=dim) == pytest.approx(30 + 22 * n + 4 * n**2, rel=1e-9)
     assert exact_gradient_variance(f, 1.0, 1.0, dim=dim, baseline="mean") == pytest.approx(18 + 6 * n, rel=1e-9)
-    assert exact_gradient_variance(f, 1.0, 1.0, "pathwise", dim=dim) == pytest.approx(4.0, rel=1e-9)
+    assert exact_gradient_variance(f, 1.0, 1.0, "reparameterization", dim=dim) == pytest.approx(4.0, rel=1e-9)
 
 
 def _variance_within_five_standard_errors(samples, exact):
@@ -197,9 +197,9 @@ def test_monte_carlo_variances_of_the_package_estimators_match_the_exact_ones(ki
         assert _variance_within_five_standard_errors(samples, exact)
     if baseline is None:
         g_mu, g_logvar = reparameterization_gradient(f, mu, logvar, 100_000, generator=gen, per_sample=True)
-        assert _variance_within_five_standard_errors(g_mu, exact_gradient_variance(f, 0.5, sigma, "pathwise"))
+        assert _variance_within_five_standard_errors(g_mu, exact_gradient_variance(f, 0.5, sigma, "reparameterization"))
         assert _variance_within_five_standard_errors(
-            g_logvar, exact_gradient_variance(f, 0.5, sigma, "pathwise", wrt="logvar")
+            g_logvar, exact_gradient_variance(f, 0.5, sigma, "reparameterization", wrt="logvar")
         )
 
 
@@ -214,19 +214,23 @@ def test_monte_carlo_confirms_the_growth_with_dimension():
 
 
 def test_any_differentiable_torch_function_can_be_integrated():
-    # f(z) = z^3: E = mu^3 + 3 mu sigma^2; pathwise Var[3 z^2] = 9 Var[z^2] = 9 (4 mu^2 sigma^2 + 2 sigma^4).
+    # f(z) = z^3: E = mu^3 + 3 mu sigma^2; reparameterization Var[3 z^2] = 9 Var[z^2] = 9 (4 mu^2 sigma^2 + 2 sigma^4).
     cube = lambda z: z.pow(3)  # noqa: E731
     assert gaussian_expectation(cube, 0.5, 2.0) == pytest.approx(0.125 + 6.0, rel=1e-9)
-    assert exact_gradient_variance(cube, 0.5, 2.0, "pathwise") == pytest.approx(9 * (4 * 0.25 * 4 + 2 * 16), rel=1e-9)
-    # a constant f has a zero pathwise gradient, and autograd returns nothing for it
-    assert exact_gradient_variance(lambda z: torch.ones_like(z), 0.0, 1.0, "pathwise") == 0.0
+    assert exact_gradient_variance(cube, 0.5, 2.0, "reparameterization") == pytest.approx(
+        9 * (4 * 0.25 * 4 + 2 * 16), rel=1e-9
+    )
+    # a constant f has a zero reparameterization gradient, and autograd returns nothing for it
+    assert exact_gradient_variance(lambda z: torch.ones_like(z), 0.0, 1.0, "reparameterization") == 0.0
 
 
 @pytest.mark.parametrize("kind", ["square", "cos", "peak"])
-def test_the_hand_derivative_and_autograd_give_the_same_pathwise_variance(kind):
+def test_the_hand_derivative_and_autograd_give_the_same_reparameterization_variance(kind):
     f = objective(kind, 2.5)
-    by_autograd = exact_gradient_variance(lambda z: f(z), 0.4, 0.9, "pathwise", wrt="sigma")
-    assert exact_gradient_variance(f, 0.4, 0.9, "pathwise", wrt="sigma") == pytest.approx(by_autograd, rel=1e-10)
+    by_autograd = exact_gradient_variance(lambda z: f(z), 0.4, 0.9, "reparameterization", wrt="sigma")
+    assert exact_gradient_variance(f, 0.4, 0.9, "reparameterization", wrt="sigma") == pytest.approx(
+        by_autograd, rel=1e-10
+    )
 
 
 @pytest.mark.parametrize(
@@ -238,7 +242,7 @@ def test_the_hand_derivative_and_autograd_give_the_same_pathwise_variance(kind):
         (dict(estimator="reinforce"), "estimator must be one of"),
         (dict(wrt="std"), "wrt must be one of"),
         (dict(baseline="median"), "baseline must be None, a number"),
-        (dict(estimator="pathwise", baseline="mean"), "baseline must be None for the pathwise"),
+        (dict(estimator="reparameterization", baseline="mean"), "baseline must be None for the reparameterization"),
         (dict(dim=0), "dim must be an integer >= 1"),
         (dict(f=lambda z: torch.exp(z.pow(2))), "did not converge"),
         (dict(f=lambda z: "text"), "f must map a number to a number"),
@@ -265,7 +269,9 @@ def test_objective_rejects_bad_input(kind, k, match):
         objective(kind, k)
 
 
-@pytest.mark.parametrize("estimator, baseline", [("score_function", None), ("score_function", 0.5), ("pathwise", None)])
+@pytest.mark.parametrize(
+    "estimator, baseline", [("score_function", None), ("score_function", 0.5), ("reparameterization", None)]
+)
 @pytest.mark.parametrize("wrt", ["mu", "sigma", "logvar"])
 def test_gradient_estimates_scatter_around_the_exact_gradient_with_the_exact_variance(estimator, baseline, wrt):
     f = objective("cos", 2)
@@ -290,10 +296,12 @@ def test_gradient_estimates_with_a_leave_one_out_baseline_stay_unbiased_and_help
 
 def test_gradient_estimates_are_reproducible_and_reject_bad_input():
     f = objective("peak", 1)
-    a = gradient_estimates(f, 0.0, 1.0, 3, 5, "pathwise", generator=torch.Generator().manual_seed(2))
-    assert a.equal(gradient_estimates(f, 0.0, 1.0, 3, 5, "pathwise", generator=torch.Generator().manual_seed(2)))
-    with pytest.raises(ValueError, match="baseline must be None for the pathwise"):
-        gradient_estimates(f, 0.0, 1.0, 3, 5, "pathwise", baseline="mean")
+    a = gradient_estimates(f, 0.0, 1.0, 3, 5, "reparameterization", generator=torch.Generator().manual_seed(2))
+    assert a.equal(
+        gradient_estimates(f, 0.0, 1.0, 3, 5, "reparameterization", generator=torch.Generator().manual_seed(2))
+    )
+    with pytest.raises(ValueError, match="baseline must be None for the reparameterization"):
+        gradient_estimates(f, 0.0, 1.0, 3, 5, "reparameterization", baseline="mean")
     with pytest.raises(ValueError, match="estimator must be one of"):
         gradient_estimates(f, 0.0, 1.0, 3, 5, "exact")
     with pytest.raises(ValueError, match="num_estimates must be an integer"):
@@ -310,7 +318,7 @@ def _toy(latent_dim=2):
 
 
 @pytest.mark.parametrize(
-    "estimator, baseline", [("pathwise", None), ("score_function", None), ("score_function", "mean")]
+    "estimator, baseline", [("reparameterization", None), ("score_function", None), ("score_function", "mean")]
 )
 def test_elbo_gradient_is_unbiased_for_the_exact_elbo_gradient(estimator, baseline):
     model, x = _toy()
@@ -336,13 +344,13 @@ def test_elbo_gradient_is_unbiased_for_the_exact_elbo_gradient(estimator, baseli
         assert ((estimates.mean(0) - truth).abs() <= 5 * stderr + 1e-9).all()
 
 
-def test_elbo_gradient_rejects_an_unknown_estimator_and_a_pathwise_baseline():
+def test_elbo_gradient_rejects_an_unknown_estimator_and_a_reparameterization_baseline():
     model, x = _toy()
     ll = lambda z: model.log_likelihood(x, z)  # noqa: E731
     with pytest.raises(ValueError, match="estimator must be one of"):
         elbo_gradient(ll, torch.zeros(2), torch.zeros(2), 3, "exact")
     with pytest.raises(ValueError, match="baseline must be None"):
-        elbo_gradient(ll, torch.zeros(2), torch.zeros(2), 3, "pathwise", baseline="mean")
+        elbo_gradient(ll, torch.zeros(2), torch.zeros(2), 3, "reparameterization", baseline="mean")
 
 
 def test_fitting_with_the_exact_gradient_reaches_log_p_x_for_a_one_dimensional_latent():

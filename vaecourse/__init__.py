@@ -1,8 +1,9 @@
 """vaecourse: the code of a notebook course on variational autoencoders.
 
-The math of the chain of notebooks is imported eagerly (it needs only torch); the model,
-training, data, plotting, widgets and checks load on first use, so ``import vaecourse``
-stays cheap.
+``import vaecourse`` loads the math, the model, training, checkpoints and data (they need only
+torch: about 30 ms beyond ``import torch``). The modules that need more are imported by name when
+a notebook uses them: ``vaecourse.plots`` (matplotlib), ``vaecourse.widgets`` (ipywidgets),
+``vaecourse.checks``, ``vaecourse.variance`` (scipy) and ``vaecourse.ppca``.
 
     notebook 01_elbo                       LinearGaussianModel, iwae_bound
     notebook 02_kl_closed_form             gaussian_kl, gaussian_kl_per_dim, monte_carlo_kl
@@ -18,83 +19,52 @@ stays cheap.
     notebook 09_discrete_latents           BinaryVAE and the estimators for binary latents (discrete)
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
-
 from .bounds import iwae_bound
+from .budget import active_units, kl_per_dimension, rate_distortion
+from .checkpoint import load_checkpoint, save_checkpoint
+from .data import Dataset, DownloadError, binarize, load_dataset, load_digits, load_mnist, load_mnist10k
+from .discrete import BinaryVAE
 from .estimators import reparameterization_gradient, reparameterize, score_function_gradient
+from .flows import PlanarFlow
 from .kl import gaussian_kl, gaussian_kl_per_dim, monte_carlo_kl
 from .likelihoods import bernoulli_log_likelihood, gaussian_log_likelihood
+from .model import VAE, ElboTerms
 from .reconstruction import TinyDecoder, monte_carlo_reconstruction
 from .toy import LinearGaussianModel
+from .train import History, fit, training_loss
 
 __version__ = "0.1.0"
 
-# name -> module that defines it, imported on first access (PEP 562).
-_LAZY: dict[str, str] = {
-    "VAE": "model",
-    "ElboTerms": "model",
-    "fit": "train",
-    "History": "train",
-    "training_loss": "train",
-    "save_checkpoint": "checkpoint",
-    "load_checkpoint": "checkpoint",
-    "Dataset": "data",
-    "DownloadError": "data",
-    "load_dataset": "data",
-    "load_mnist": "data",
-    "load_digits": "data",
-    "load_mnist10k": "data",
-    "binarize": "data",
-    "PlanarFlow": "flows",
-    "exact_gradient_variance": "variance",
-    "rate_distortion": "budget",
-    "kl_per_dimension": "budget",
-    "active_units": "budget",
-    "BinaryVAE": "discrete",
-}
-_SUBMODULES = {
-    "checks",
-    "widgets",
-    "plots",
-    "data",
-    "model",
-    "train",
-    "checkpoint",
-    "ppca",
-    "variance",
-    "flows",
-    "reconstruction",
-    "budget",
-    "discrete",
-}  # imported on access
-
 __all__ = [
+    "VAE",
+    "BinaryVAE",
+    "Dataset",
+    "DownloadError",
+    "ElboTerms",
+    "History",
     "LinearGaussianModel",
+    "PlanarFlow",
     "TinyDecoder",
+    "active_units",
     "bernoulli_log_likelihood",
+    "binarize",
+    "fit",
     "gaussian_kl",
     "gaussian_kl_per_dim",
     "gaussian_log_likelihood",
     "iwae_bound",
+    "kl_per_dimension",
+    "load_checkpoint",
+    "load_dataset",
+    "load_digits",
+    "load_mnist",
+    "load_mnist10k",
     "monte_carlo_kl",
     "monte_carlo_reconstruction",
+    "rate_distortion",
     "reparameterization_gradient",
     "reparameterize",
+    "save_checkpoint",
     "score_function_gradient",
-    *_LAZY,
+    "training_loss",
 ]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
-    raise AttributeError(f"module 'vaecourse' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)

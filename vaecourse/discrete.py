@@ -140,7 +140,7 @@ def concrete(
     z_k = sigmoid((l_k + log u_k - log(1 - u_k)) / temperature), u_k ~ U(0, 1): a logistic
     noise makes P(z_k > 1/2) = sigmoid(l_k), and as temperature -> 0 z_k tends to the Bernoulli
     sample 1[z_k > 1/2]. f is evaluated at the relaxed z in (0, 1) and differentiated by
-    autograd (a pathwise gradient), so f must be differentiable and defined between 0 and 1.
+    autograd (a reparameterization gradient), so f must be differentiable and defined between 0 and 1.
     Biased: the gradient is that of E[f(relaxed z)], not of E_q[f(z)]. Taught in notebook
     09_discrete_latents.
     """

@@ -136,7 +136,7 @@ def reparameterization_gradient(
     *,
     per_sample: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The pathwise (reparameterization) estimator.
+    """The reparameterization estimator (Mohamed et al. 2020 call it the pathwise estimator).
 
     With z = mu + exp(logvar / 2) * eps and eps ~ N(0, I) independent of the parameters,
     grad E_q[f(z)] = E_eps[grad f(mu + sigma * eps)], so autograd differentiates each sample:

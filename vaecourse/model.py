@@ -364,14 +364,14 @@ class VAE(nn.Module):
         return torch.cat(results)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """n images from the model: z ~ N(0, I), then E[x|z] (pixel probabilities for Bernoulli).
+    def sample(self, num: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """num images from the model: z ~ N(0, I), then E[x|z] (pixel probabilities for Bernoulli).
 
-        Shapes: -> (n, *input_shape). Taught in notebook 06_full_vae.
+        Shapes: -> (num, *input_shape). Taught in notebook 06_full_vae.
         """
-        n = positive_int("n", n)
+        num = positive_int("num", num)
         param = next(self.parameters())
-        z = torch.randn((n, self.latent_dim), generator=generator, dtype=param.dtype, device=param.device)
+        z = torch.randn((num, self.latent_dim), generator=generator, dtype=param.dtype, device=param.device)
         return self.decode_mean(z)
 
     @torch.no_grad()

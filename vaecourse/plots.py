@@ -114,17 +114,17 @@ def _tick_centres(count: int, size: int, pad: int = 1) -> list[float]:
     return [i * (size + pad) + (size - 1) / 2 for i in range(count)]
 
 
-def plot_reconstructions(model: VAE, x: torch.Tensor, n: int = 8, figsize=(6, 1.8)) -> Figure:
-    """The first ``n`` inputs (top row) above their reconstructions E[x | z = mu(x)] (bottom row).
+def plot_reconstructions(model: VAE, x: torch.Tensor, num: int = 8, figsize=(6, 1.8)) -> Figure:
+    """The first ``num`` inputs (top row) above their reconstructions E[x | z = mu(x)] (bottom row).
     Taught in notebook 06_full_vae."""
     height, width = _image_shape(model)
-    n = min(positive_int("n", n), len(x))
-    x = model.check_input(x[:n])
+    num = min(positive_int("num", num), len(x))
+    x = model.check_input(x[:num])
     recon = model.reconstruct(x)
     fig, ax = plt.subplots(figsize=figsize)
-    _show(ax, _tile(torch.cat([x, recon.to(x.dtype)]), ncols=n))
+    _show(ax, _tile(torch.cat([x, recon.to(x.dtype)]), ncols=num))
     ax.set_yticks(_tick_centres(2, height), ["input", "recon."])
-    ax.set_xticks(_tick_centres(n, width), [str(i) for i in range(n)])
+    ax.set_xticks(_tick_centres(num, width), [str(i) for i in range(num)])
     ax.set_xlabel("example")
     ax.set_ylabel("image")
     ax.set_title("inputs and their reconstructions")
@@ -133,13 +133,13 @@ def plot_reconstructions(model: VAE, x: torch.Tensor, n: int = 8, figsize=(6, 1.
 
 
 def plot_prior_samples(
-    model: VAE, n: int = 32, ncols: int = 8, generator: torch.Generator | None = None, figsize=(6, 3)
+    model: VAE, num: int = 32, ncols: int = 8, generator: torch.Generator | None = None, figsize=(6, 3)
 ) -> Figure:
     """A grid of E[x|z] for z ~ N(0, I): what the model generates from the prior.
     Taught in notebook 06_full_vae."""
     _image_shape(model)
     ncols = positive_int("ncols", ncols)
-    samples = model.sample(positive_int("n", n), generator=generator)
+    samples = model.sample(positive_int("num", num), generator=generator)
     fig, ax = plt.subplots(figsize=figsize)
     _show(ax, _tile(samples, ncols=ncols))
     ax.set_xticks([])
@@ -190,9 +190,9 @@ def plot_latent_scatter(
 
 @torch.no_grad()
 def plot_latent_manifold(
-    model: VAE, n: int = 20, span: float = 0.95, ticks: Sequence[float] = (-2, -1, 0, 1, 2), figsize=(7.5, 7.5)
+    model: VAE, num: int = 20, span: float = 0.95, ticks: Sequence[float] = (-2, -1, 0, 1, 2), figsize=(7.5, 7.5)
 ) -> Figure:
-    """E[x|z] on an n x n grid of a 2-D latent space, drawn as one seamless image.
+    """E[x|z] on a num x num grid of a 2-D latent space, drawn as one seamless image.
 
     The grid's z_1 and z_2 sit at the Gaussian quantiles (1 - span)/2 ... (1 + span)/2, so the
     grid covers the prior's mass evenly (Kingma & Welling 2013, Fig. 4); the axes are therefore
@@ -202,28 +202,28 @@ def plot_latent_manifold(
     height, width = _image_shape(model)
     if model.latent_dim != 2:
         raise ValueError("plot_latent_manifold needs a model with latent_dim = 2")
-    n = positive_int("n", n)
+    num = positive_int("num", num)
     if not 0 < span < 1:
         raise ValueError(f"span must lie in (0, 1), got {span!r}")
     param = next(model.parameters())
     normal = torch.distributions.Normal(0.0, 1.0)
     low, high = (1 - span) / 2, (1 + span) / 2
-    probs = torch.linspace(low, high, n, dtype=torch.float64)
+    probs = torch.linspace(low, high, num, dtype=torch.float64)
     values = normal.icdf(probs).to(param.dtype)
     z1, z2 = torch.meshgrid(values, values.flip(0), indexing="xy")  # top row = largest z_2
     z = torch.stack([z1.reshape(-1), z2.reshape(-1)], dim=1).to(param.device)
     fig, ax = plt.subplots(figsize=figsize)
-    _show(ax, _tile(model.decode_mean(z), ncols=n, pad=0))
-    # A grid cell k (0 ... n-1) holds probability low + k (high - low) / (n - 1); its centre is
+    _show(ax, _tile(model.decode_mean(z), ncols=num, pad=0))
+    # A grid cell k (0 ... num-1) holds probability low + k (high - low) / (num - 1); its centre is
     # at pixel k * size + (size - 1) / 2. A tick value t sits where Phi(t) falls on that scale.
     shown = [t for t in ticks if abs(t) <= values.abs().max().item() + 1e-9]
-    cells = [(normal.cdf(torch.tensor(float(t))).item() - low) / (high - low) * (n - 1) for t in shown]
+    cells = [(normal.cdf(torch.tensor(float(t))).item() - low) / (high - low) * (num - 1) for t in shown]
     labels = [f"{t:g}" for t in shown]
     ax.set_xticks([k * width + (width - 1) / 2 for k in cells], labels)
-    ax.set_yticks([(n - 1 - k) * height + (height - 1) / 2 for k in cells], labels)
+    ax.set_yticks([(num - 1 - k) * height + (height - 1) / 2 for k in cells], labels)
     ax.set_xlabel(r"$z_1$ (grid at the prior's quantiles)")
     ax.set_ylabel(r"$z_2$ (grid at the prior's quantiles)")
-    ax.set_title(f"the decoded latent space: {n} x {n} codes")
+    ax.set_title(f"the decoded latent space: {num} x {num} codes")
     fig.tight_layout()
     return fig
 

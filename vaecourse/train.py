@@ -15,8 +15,10 @@ The history always records the plain ELBO (recon - kl, beta = 1), whatever the l
 
 from __future__ import annotations
 
+import copy
 import math
 import os
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -173,9 +175,19 @@ def _device(device: str | torch.device) -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     try:
-        return torch.device(device)
+        device = torch.device(device)
     except (RuntimeError, TypeError) as exc:
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda', 'mps' or a torch.device, got {device!r}") from exc
+    available = {"cpu": True, "cuda": torch.cuda.is_available()}
+    available["mps"] = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if not available.get(device.type, False):
+        raise ValueError(
+            "device must be one where training can run ('cpu'"
+            + "".join(f", {name!r}" for name in ("cuda", "mps") if available[name])
+            + f" here), got {str(device)!r}"
+            + (": the meta device holds no values" if device.type == "meta" else "")
+        )
+    return device
 
 
 def _progress_disabled(progress: bool) -> bool:
@@ -250,7 +262,14 @@ def fit(
         optimizer: an optimizer over model.parameters() to continue with (restores Adam's
             moments on resume); by default a fresh ``default_optimizer(model, lr)``.
 
-    Returns a new History: the given history's entries followed by this run's.
+    Returns a new History: the given history's entries followed by this run's. The model and the
+    optimizer always end at the state the history's last epoch records: Ctrl-C (KeyboardInterrupt)
+    in the middle of an epoch rolls both back to the end of the last epoch done, warns and returns
+    the history of the epochs done; a loss that becomes non-finite rolls back the same way and
+    raises FloatingPointError naming the step (the history of the epochs done is its ``history``
+    attribute). Either way the model's train/eval mode is restored, and fit(..., history=history,
+    optimizer=optimizer) then continues bit for bit as an uninterrupted run (tested with Adam,
+    fused Adam, AdamW, SGD with momentum and RMSprop).
     Data stays in tensors on the device: each epoch shuffles with a seeded torch.randperm and
     slices; numbers are summed on the device and read once per epoch.
     Taught in notebook 06_full_vae.
@@ -301,52 +320,90 @@ def fit(
     first_epoch = len(history) + 1
     was_training = model.training
     disable = _progress_disabled(progress)
-    with tqdm(total=epochs * steps_per_epoch, desc="fit", unit="step", disable=disable) as bar:
-        for epoch in range(first_epoch, first_epoch + epochs):
-            model.train()
-            perm = torch.randperm(num, generator=_generator(seed, epoch, 1, device=torch.device("cpu"))).to(device)
-            noise = _generator(seed, epoch, 2, device=device)
-            step_sums = []  # (recon, kl) summed over each minibatch
-            for start in range(0, num, batch_size):
-                xb = x[perm[start : start + batch_size]]
-                if binarize == "dynamic":
-                    xb = torch.bernoulli(xb, generator=noise)
-                step += 1
-                beta_t = beta * min(1.0, step / warmup) if warmup > 0 else beta
-                loss, terms = training_loss(
-                    model,
-                    xb,
-                    beta=beta_t,
-                    free_bits=free_bits,
-                    estimator=estimator,
-                    num_samples=num_samples,
-                    generator=noise,
+    epoch, saved = first_epoch, _snapshot(model, optimizer)  # the state at the end of the history
+    try:
+        with tqdm(total=epochs * steps_per_epoch, desc="fit", unit="step", disable=disable) as bar:
+            for epoch in range(first_epoch, first_epoch + epochs):
+                model.train()
+                perm = torch.randperm(num, generator=_generator(seed, epoch, 1, device=torch.device("cpu"))).to(device)
+                noise = _generator(seed, epoch, 2, device=device)
+                step_sums = []  # (recon, kl) summed over each minibatch
+                for start in range(0, num, batch_size):
+                    xb = x[perm[start : start + batch_size]]
+                    if binarize == "dynamic":
+                        xb = torch.bernoulli(xb, generator=noise)
+                    step += 1
+                    beta_t = beta * min(1.0, step / warmup) if warmup > 0 else beta
+                    loss, terms = training_loss(
+                        model,
+                        xb,
+                        beta=beta_t,
+                        free_bits=free_bits,
+                        estimator=estimator,
+                        num_samples=num_samples,
+                        generator=noise,
+                    )
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    step_sums.append(torch.stack((terms.recon, terms.kl)).sum(1))
+                    bar.update(1)
+                sums = torch.stack(step_sums).tolist()  # one read per epoch
+                for i, (r, k) in enumerate(sums):
+                    if not math.isfinite(r - k):
+                        _restore(model, optimizer, saved)
+                        error = FloatingPointError(
+                            f"training diverged: the loss is {r - k} at step {step - len(sums) + i + 1} "
+                            f"(epoch {epoch}); {_where(epoch)}; try a smaller lr"
+                        )
+                        error.history = history
+                        raise error
+                recon, kl = (math.fsum(column) / num for column in zip(*sums))
+                if x_val is not None:
+                    model.eval()
+                    val = _evaluate(model, x_val, max(batch_size, 1024), _generator(seed, epoch, 3, device=device))
+                else:
+                    val = (None, None, None)
+                history.epoch.append(epoch)
+                history.step.append(step)
+                history.beta.append(beta_t)
+                history.train_elbo.append(recon - kl)
+                history.train_recon.append(recon)
+                history.train_kl.append(kl)
+                history.step_elbo.extend(
+                    (r - k) / min(batch_size, num - i * batch_size) for i, (r, k) in enumerate(sums)
                 )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                step_sums.append(torch.stack((terms.recon, terms.kl)).sum(1))
-                bar.update(1)
-            sums = torch.stack(step_sums).tolist()  # one read per epoch
-            recon, kl = (math.fsum(column) / num for column in zip(*sums))
-            elbo = recon - kl
-            if not math.isfinite(elbo):
-                raise FloatingPointError(f"training diverged: the ELBO is {elbo} in epoch {epoch}; try a smaller lr")
-            history.epoch.append(epoch)
-            history.step.append(step)
-            history.beta.append(beta_t)
-            history.train_elbo.append(elbo)
-            history.train_recon.append(recon)
-            history.train_kl.append(kl)
-            history.step_elbo.extend((r - k) / min(batch_size, num - i * batch_size) for i, (r, k) in enumerate(sums))
-            if x_val is not None:
-                model.eval()
-                val = _evaluate(model, x_val, max(batch_size, 1024), _generator(seed, epoch, 3, device=device))
-            else:
-                val = (None, None, None)
-            history.val_elbo.append(val[0])
-            history.val_recon.append(val[1])
-            history.val_kl.append(val[2])
-            bar.set_postfix(epoch=epoch, elbo=f"{elbo:.2f}", **({"val": f"{val[0]:.2f}"} if val[0] is not None else {}))
-    model.train(was_training)
+                history.val_elbo.append(val[0])
+                history.val_recon.append(val[1])
+                history.val_kl.append(val[2])
+                saved = _snapshot(model, optimizer)
+                bar.set_postfix(
+                    epoch=epoch, elbo=f"{recon - kl:.2f}", **({"val": f"{val[0]:.2f}"} if val[0] is not None else {})
+                )
+    except KeyboardInterrupt:
+        if len(history) >= epoch:  # the epoch was recorded: only its progress bar was cut short
+            saved = _snapshot(model, optimizer)
+        _restore(model, optimizer, saved)
+        warnings.warn(f"training interrupted in epoch {epoch}: {_where(len(history) + 1)}", UserWarning, stacklevel=2)
+    finally:
+        model.train(was_training)
     return history
+
+
+def _snapshot(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
+    """Copies of the model's and the optimizer's state (state_dict returns live tensors)."""
+    return {k: v.clone() for k, v in model.state_dict().items()}, copy.deepcopy(optimizer.state_dict())
+
+
+def _restore(model: torch.nn.Module, optimizer: torch.optim.Optimizer, saved: tuple[dict, dict]) -> None:
+    model.load_state_dict(saved[0])
+    optimizer.load_state_dict(saved[1])
+
+
+def _where(epoch: int) -> str:
+    """Where fit leaves the model after stopping in ``epoch``."""
+    back = f"the end of epoch {epoch - 1}" if epoch > 1 else "where training started"
+    return (
+        f"the model and the optimizer are back at {back}, as the history records "
+        "(fit(..., history=history, optimizer=optimizer) resumes exactly)"
+    )

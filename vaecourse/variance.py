@@ -17,11 +17,11 @@ gradient of E_{z ~ N(mu, sigma^2)}[f(z)] with z = mu + sigma * eps, eps ~ N(0, 1
 
 The single-sample estimates, for the parameter theta in (mu, sigma, logvar):
 
-    score function  (f(z) - b) * d log q(z) / d theta, with
-                    d log q / d mu = eps / sigma,  d log q / d sigma = (eps^2 - 1) / sigma,
-                    d log q / d logvar = (eps^2 - 1) / 2;
-    pathwise        f'(z) * dz / d theta, with dz/dmu = 1, dz/dsigma = eps,
-                    dz/dlogvar = sigma * eps / 2.
+    score function      (f(z) - b) * d log q(z) / d theta, with
+                        d log q / d mu = eps / sigma,  d log q / d sigma = (eps^2 - 1) / sigma,
+                        d log q / d logvar = (eps^2 - 1) / 2;
+    reparameterization  f'(z) * dz / d theta, with dz/dmu = 1, dz/dsigma = eps,
+                        dz/dlogvar = sigma * eps / 2.
 
 The package's estimators differentiate with respect to (mu, logvar); a gradient with respect to
 sigma follows by the chain rule, d/dsigma = d/dlogvar * dlogvar/dsigma = d/dlogvar * 2 / sigma.
@@ -55,7 +55,7 @@ __all__ = [
 ScalarFunction = Callable[[torch.Tensor], torch.Tensor]
 _KINDS = ("square", "cos", "peak")
 _PARAMETERS = ("mu", "sigma", "logvar")
-_ESTIMATORS = ("score_function", "pathwise")
+_ESTIMATORS = ("score_function", "reparameterization")
 # eps is integrated over [-12, 12] (the mass outside is 4e-33) in pieces of width 1, so that a
 # narrow feature of f, such as the peak of exp(-10 z^2), cannot fall between quadrature nodes.
 _EPS_LIMIT = 12.0
@@ -292,7 +292,7 @@ def exact_gradient_variance(
         (m, v the mean and variance of f(z_j)):
             Var[h] = E[(f(z_1) - c)^2 s^2] - grad^2 + (dim - 1) v E[s^2],  c = b - (dim - 1) m,
         so the other coordinates add their noise to every coordinate's gradient.
-    estimator="pathwise": h = f'(z_1) dz_1/d theta (f' from ``f.derivative`` if f has one, else
+    estimator="reparameterization": h = f'(z_1) dz_1/d theta (f' from ``f.derivative`` if f has one, else
         by autograd), which the other coordinates do not touch; ``baseline`` must be None.
 
     All expectations are 1-d integrals against N(0, 1) done by quadrature (scipy.integrate.quad);
@@ -309,9 +309,9 @@ def exact_gradient_variance(
     def f_at(eps: float) -> float:
         return _value(f, mu + sigma * eps)
 
-    if estimator == "pathwise":
+    if estimator == "reparameterization":
         if baseline is not None:
-            raise ValueError("baseline must be None for the pathwise estimator (it has no baseline)")
+            raise ValueError("baseline must be None for the reparameterization estimator (it has no baseline)")
         path = _path(wrt, sigma)
 
         def single(eps: float) -> float:
@@ -356,7 +356,7 @@ def gradient_estimates(
 
     theta = ``wrt`` ("mu", "sigma" or "logvar"; sigma by the chain rule d/dsigma = d/dlogvar *
     2 / sigma). ``baseline`` as in score_function_gradient (a leave-one-out "mean" is taken
-    within each estimate's S samples); None for the pathwise estimator. f is elementwise.
+    within each estimate's S samples); None for the reparameterization estimator. f is elementwise.
     Returns a float64 tensor of shape (num_estimates,), whose variance approaches
     exact_gradient_variance(...) / num_samples. Taught in notebooks 04_score_function and
     05_reparameterization.
@@ -370,9 +370,9 @@ def gradient_estimates(
     _score(wrt, sigma)  # validates wrt
     mu_t = torch.tensor([mu], dtype=torch.float64)
     logvar_t = torch.tensor([2 * math.log(sigma)], dtype=torch.float64)
-    if estimator == "pathwise":
+    if estimator == "reparameterization":
         if baseline is not None:
-            raise ValueError("baseline must be None for the pathwise estimator (it has no baseline)")
+            raise ValueError("baseline must be None for the reparameterization estimator (it has no baseline)")
         g_mu, g_logvar = reparameterization_gradient(
             f, mu_t, logvar_t, num_estimates * num_samples, generator, per_sample=True
         )
@@ -400,14 +400,14 @@ def elbo_gradient(
     mu: torch.Tensor,
     logvar: torch.Tensor,
     num_samples: int,
-    estimator: str = "pathwise",
+    estimator: str = "reparameterization",
     *,
     baseline: float | str | None = None,
     generator: torch.Generator | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """An estimate of (d/dmu, d/dlogvar) of ELBO = E_q[log p(x|z)] - KL(q || N(0, I)).
 
-    The reconstruction term goes through ``estimator`` ("pathwise" or "score_function", with
+    The reconstruction term goes through ``estimator`` ("reparameterization" or "score_function", with
     ``baseline`` for the latter) from vaecourse.estimators with ``num_samples`` draws; the KL
     term is differentiated exactly: dKL/dmu = mu, dKL/dlogvar = (exp(logvar) - 1) / 2.
     ``log_likelihood`` maps z (S, *mu.shape) to log p(x|z) of shape (S,) or (S, batch).
@@ -416,9 +416,9 @@ def elbo_gradient(
     """
     from .estimators import reparameterization_gradient, score_function_gradient
 
-    if estimator == "pathwise":
+    if estimator == "reparameterization":
         if baseline is not None:
-            raise ValueError("baseline must be None for the pathwise estimator (it has no baseline)")
+            raise ValueError("baseline must be None for the reparameterization estimator (it has no baseline)")
         g_mu, g_logvar = reparameterization_gradient(log_likelihood, mu, logvar, num_samples, generator)
     elif estimator == "score_function":
         g_mu, g_logvar = score_function_gradient(log_likelihood, mu, logvar, num_samples, baseline, generator)

@@ -38,7 +38,7 @@ import nbformat
 import pytest
 
 import vaecourse
-from vaecourse._student import find_exercises
+from vaecourse.student import find_exercises
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts" / "site"

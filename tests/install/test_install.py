@@ -9,7 +9,7 @@ in new virtual environments. `make test-install` runs this folder; CI runs it af
   clean kernel without an error or a warning;
   the outputs are not compared with the stored ones (other versions may print other last digits).
 - As an instructor installs it (README, "Copy one exercise into another course"): PyTorch's CPU
-  build first, then the wheel; `python -m vaecourse._student` works, and one exercise's task and
+  build first, then the wheel; `python -m vaecourse.student` works, and one exercise's task and
   check cells pasted under the imports of its notebook's first code cell pass in a new notebook
   (and report "not implemented" with the solution removed).
 """
@@ -30,7 +30,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from vaecourse._student import find_exercises, student_notebook
+from vaecourse.student import find_exercises, student_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
@@ -261,7 +261,7 @@ def test_every_notebook_runs_at_the_floor(floor_python, tmp_path, notebook):
 
 def test_the_student_tool_runs_after_a_plain_pip_install(instructor_python, tmp_path):
     source = ROOT / "notebooks" / "02_kl_closed_form.ipynb"
-    run([instructor_python, "-m", "vaecourse._student", "--out", tmp_path, source], cwd=tmp_path)
+    run([instructor_python, "-m", "vaecourse.student", "--out", tmp_path, source], cwd=tmp_path)
     student = nbformat.read(tmp_path / source.name, as_version=4)
     text = "\n".join(cell.source for cell in student.cells)
     assert "raise NotImplementedError" in text and "# BEGIN SOLUTION" not in text

@@ -94,11 +94,6 @@ def _loo_cases() -> list[Case]:
     return cases
 
 
-def _safe(fn: Callable) -> Callable:
-    """Give the learner copies, so an in-place edit cannot change the reference's inputs."""
-    return lambda *args: fn(*(a.clone() if isinstance(a, torch.Tensor) else a for a in args))
-
-
 # -- wrong answers worth naming ------------------------------------------------------------
 def _by_enumeration(weight, score):
     """sum over states of weight(q, states) * f(z) * score(z, p)."""
@@ -160,7 +155,7 @@ def check_exact_gradient(fn: Callable) -> CheckResult:
     torch.distributions.Bernoulli.log_prob. Taught in notebook 09_discrete_latents."""
     return run_check(
         "check_exact_gradient",
-        _safe(fn),
+        fn,
         _reference_exact,
         _exact_cases(),
         EXACT_MISTAKES,
@@ -213,7 +208,7 @@ def check_leave_one_out(fn: Callable) -> CheckResult:
     torch.distributions.Bernoulli.log_prob. Taught in notebook 09_discrete_latents."""
     return run_check(
         "check_leave_one_out",
-        _safe(fn),
+        fn,
         _reference_loo,
         _loo_cases(),
         LOO_MISTAKES,

@@ -26,12 +26,6 @@ from ._core import FAILED, Case, CheckResult, Mistake, run_check
 __all__ = ["check_negative_elbo", "check_importance_weighted_bound"]
 
 
-def _copies(fn: Callable) -> Callable:
-    """Give the learner's function copies of the tensors, so an in-place edit cannot change
-    what the reference sees."""
-    return lambda *args: fn(*(a.clone() if isinstance(a, torch.Tensor) else a for a in args))
-
-
 # -- the loss ---------------------------------------------------------------------------------
 def _reference_loss(x, logits, mu, logvar):
     x, logits, mu, logvar = (t.double() for t in (x, logits, mu, logvar))
@@ -148,10 +142,11 @@ def check_negative_elbo(fn: Callable[..., torch.Tensor]) -> CheckResult:
     name = "check_negative_elbo"
     result = run_check(
         name,
-        _copies(fn),
+        fn,
         _reference_loss,
         _loss_cases(),
         LOSS_MISTAKES,
+        grad=(1, 2, 3),
         rtol=1e-4,
         atol=1e-5,
         success="all 3 cases agree with torch.distributions: -recon + KL, summed per example, averaged over the batch.",
@@ -174,13 +169,26 @@ def _bound_cases() -> list[Case]:
     return [
         Case((2 * torch.randn(5, 3, generator=g, dtype=torch.float64),), label="K = 5 draws for 3 examples"),
         Case((torch.randn(1, 4, generator=g, dtype=torch.float64),), label="K = 1: the bound is the ELBO"),
-        Case((torch.randn(40, 2, generator=g) - 90.0,), label="K = 40 log-weights near -90, float32"),
         Case(
-            (torch.tensor([[1000.0, -1000.0], [999.0, -1001.0], [997.0, -1003.0]], dtype=torch.float64),),
-            label="log-weights of +-1000",
+            (torch.cat([torch.randn(40, 2, generator=g) - 90.0, torch.linspace(-1000.0, 1000.0, 40).unsqueeze(1)], 1),),
+            label="K = 40 log-weights near -90, and from -1000 to 1000 in one example, float32",
+        ),
+        Case(
+            (
+                torch.tensor(
+                    [[1000.0, -1000.0, -1000.0], [999.0, -1001.0, 1000.0], [-1000.0, -1003.0, 0.0]], dtype=torch.float64
+                ),
+            ),
+            label="log-weights of +-1000, mixed within an example, float64",
         ),
     ]
 
+
+_OVERFLOW = (
+    "exp overflows: exp(w) is inf for w above 88 in float32 (709 in float64) and 0 below -104 (-745), so "
+    "a log of a mean of exp(w) is inf or -inf unless each example is first shifted by its own largest "
+    "log-weight; use torch.logsumexp(w, 0) - log K"
+)
 
 BOUND_MISTAKES = [
     Mistake(
@@ -225,28 +233,15 @@ def check_importance_weighted_bound(fn: Callable[[torch.Tensor], torch.Tensor]) 
     against vaecourse.iwae_bound, including K = 1 and log-weights of +-1000.
     Taught in notebook 06_full_vae."""
     name = "check_importance_weighted_bound"
-    fn = _copies(fn)
     result = run_check(
         name,
         fn,
         _reference_bound,
         _bound_cases(),
         BOUND_MISTAKES,
+        nonfinite=_OVERFLOW,
         rtol=1e-5,
         atol=1e-4,
         success="all 4 cases agree with log-sum-exp minus log K, log-weights of +-1000 included.",
     )
-    if result.status == FAILED and result.mistake is None:
-        # An overflow that does not match the textbook naive form exactly: name it all the same.
-        for number, case in enumerate(_bound_cases(), start=1):
-            try:
-                got = torch.as_tensor(fn(*case.args))
-            except Exception:
-                break
-            if not bool(torch.isfinite(got).all()):
-                return dataclasses.replace(
-                    result,
-                    message=f"case {number} ({case.label}): looks like {BOUND_MISTAKES[1].description}.",
-                    mistake=BOUND_MISTAKES[1].description,
-                )
     return result

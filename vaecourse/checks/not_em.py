@@ -101,17 +101,13 @@ EM_MISTAKES = [
 ]
 
 
-def _safe_em(fn: Callable) -> Callable:
-    return lambda x, W, s2: fn(x.clone(), W.clone(), s2)
-
-
 def check_ppca_em_step(fn: Callable[..., tuple[torch.Tensor, float]]) -> CheckResult:
     """Check fn(x, W, noise_var) -> (W_new, noise_var_new), one EM iteration for probabilistic
     PCA (x (N, D), W (D, k), noise_var = sigma^2 a float), against vaecourse.ppca.ppca_em_step
     on three problems. Taught in notebook 08_not_em."""
     return run_check(
         "check_ppca_em_step",
-        _safe_em(fn),
+        fn,
         _reference_em,
         _em_cases(),
         EM_MISTAKES,
@@ -175,7 +171,7 @@ def check_mean_field_gap(fn: Callable[[torch.Tensor], torch.Tensor]) -> CheckRes
     1 / precision_jj) on three precisions. Taught in notebook 08_not_em."""
     return run_check(
         "check_mean_field_gap",
-        lambda P: fn(P.clone()),
+        fn,
         _reference_gap,
         _gap_cases(),
         GAP_MISTAKES,

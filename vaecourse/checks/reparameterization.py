@@ -3,7 +3,7 @@
 - ``check_reparameterize(fn)``: fn(mu, logvar, eps) -> z = mu + exp(logvar / 2) * eps, any
   shapes that broadcast (eps may carry extra leading sample dimensions); z must carry gradients
   to mu and logvar and must use the given eps.
-- ``check_pathwise_gradient(fn)``: fn(f, mu, logvar, eps) -> (grad_mu, grad_logvar), the
+- ``check_reparameterization_gradient(fn)``: fn(f, mu, logvar, eps) -> (grad_mu, grad_logvar), the
   average over the S rows of eps of the gradient of f(mu + exp(logvar / 2) * eps_s);
   mu, logvar (d,), eps (S, d), f maps (S, d) -> (S,).
 - ``check_inverse_cdf_sampler(fn)``: fn(rate, u) -> z = F^-1(u), the inverse CDF of the
@@ -21,9 +21,9 @@ from collections.abc import Callable
 import torch
 from torch.distributions import Exponential, Normal
 
-from ._core import FAILED, Case, CheckResult, Mistake, run_check
+from ._core import FAILED, Case, CheckResult, Mistake, copies, run_check
 
-__all__ = ["check_reparameterize", "check_pathwise_gradient", "check_inverse_cdf_sampler"]
+__all__ = ["check_reparameterize", "check_reparameterization_gradient", "check_inverse_cdf_sampler"]
 
 _STANDARD = Normal(torch.tensor(0.0, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64))
 
@@ -33,33 +33,15 @@ def _by_icdf(mu: torch.Tensor, logvar: torch.Tensor, eps: torch.Tensor) -> torch
     return Normal(mu.double(), torch.exp(0.5 * logvar.double())).icdf(_STANDARD.cdf(eps.double()))
 
 
-def _probe(name: str, fn: Callable, args: tuple, needs_grad: tuple[int, ...], remedy: str) -> CheckResult | None:
-    """Two calls with the same inputs must agree (the noise is an argument), and the output
-    must carry a gradient to the inputs in ``needs_grad``. None when both hold, or when the
-    function is unfinished or fails (run_check reports those)."""
-
-    def call():
-        inputs = [
-            a.detach().clone().requires_grad_(i in needs_grad) if isinstance(a, torch.Tensor) else a
-            for i, a in enumerate(args)
-        ]
-        return fn(*inputs)
-
+def _own_noise(name: str, fn: Callable, args: tuple) -> CheckResult | None:
+    """Two calls with the same inputs must agree (the noise is an argument). None when they do,
+    or when the function is unfinished or fails (run_check reports those)."""
     try:
-        first, second = call(), call()
+        first, second = fn(*copies(args)), fn(*copies(args))
     except Exception:
         return None
-    outputs = first if isinstance(first, (tuple, list)) else (first,)
-    again = second if isinstance(second, (tuple, list)) else (second,)
-    if not all(isinstance(t, torch.Tensor) for t in (*outputs, *again)):
-        return None
-    if len(outputs) != len(again) or any(
-        a.shape != b.shape or not torch.equal(a.detach(), b.detach()) for a, b in zip(outputs, again)
-    ):
+    if isinstance(first, torch.Tensor) and isinstance(second, torch.Tensor) and not torch.equal(first, second):
         mistake = "your function draws its own noise: use the eps (or u) argument, so that the same input gives the same sample"
-        return CheckResult(name, FAILED, f"looks like {mistake}.", mistake)
-    if needs_grad and not all(t.requires_grad for t in outputs):
-        mistake = f"the sample carries no gradient: {remedy}"
         return CheckResult(name, FAILED, f"looks like {mistake}.", mistake)
     return None
 
@@ -111,36 +93,30 @@ def check_reparameterize(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor]
     torch.distributions.Normal(mu, sigma).icdf(Phi(eps)), and that z carries gradients to mu
     and logvar and uses the given eps. Taught in notebook 05_reparameterization."""
     name = "check_reparameterize"
-    probe = _probe(
-        name,
-        fn,
-        _reparameterize_cases()[0].args,
-        (0, 1),
-        "build z from mu and logvar with tensor operations (no .sample(), .detach(), .item() or torch.no_grad())",
-    )
+    probe = _own_noise(name, fn, _reparameterize_cases()[0].args)
     if probe is not None:
         return probe
-    safe = lambda mu, lv, eps: fn(mu.clone(), lv.clone(), eps.clone())  # noqa: E731
     return run_check(
         name,
-        safe,
+        fn,
         _by_icdf,
         _reparameterize_cases(),
         REPARAMETERIZE_MISTAKES,
+        grad=(0, 1),
         success="your z equals torch.distributions' Normal quantile of the same noise in all 4 cases, "
         "and gradients reach mu and logvar.",
     )
 
 
-# -- the pathwise gradient -------------------------------------------------------------------
-def _reference_pathwise(f, mu, logvar, eps):
+# -- the reparameterization gradient -------------------------------------------------------------------
+def _reference_reparameterization(f, mu, logvar, eps):
     mu = mu.detach().double().requires_grad_(True)
     logvar = logvar.detach().double().requires_grad_(True)
     with torch.enable_grad():
         return torch.autograd.grad(f(_by_icdf(mu, logvar, eps)).mean(), (mu, logvar))
 
 
-def _pathwise_cases() -> list[Case]:
+def _reparameterization_cases() -> list[Case]:
     g = torch.Generator().manual_seed(6)
     return [
         Case(
@@ -193,7 +169,7 @@ def _slopes(f, mu, logvar, eps, *, std=lambda lv: torch.exp(0.5 * lv)):
 
 
 def _chain(d_logvar, *, std=lambda lv: torch.exp(0.5 * lv)):
-    """A pathwise estimate whose d/dlogvar factor is d_logvar(sd, eps) instead of sd * eps / 2."""
+    """A reparameterization estimate whose d/dlogvar factor is d_logvar(sd, eps) instead of sd * eps / 2."""
 
     def estimate(f, mu, logvar, eps):
         slope, sd, e = _slopes(f, mu, logvar, eps, std=std)
@@ -216,7 +192,7 @@ def _score_function(f, mu, logvar, eps):
 
 
 def _summed(f, mu, logvar, eps):
-    return tuple(g * eps.shape[0] for g in _reference_pathwise(f, mu, logvar, eps))
+    return tuple(g * eps.shape[0] for g in _reference_reparameterization(f, mu, logvar, eps))
 
 
 PATHWISE_MISTAKES = [
@@ -247,19 +223,18 @@ PATHWISE_MISTAKES = [
 ]
 
 
-def check_pathwise_gradient(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> CheckResult:
-    """Check fn(f, mu, logvar, eps) -> (grad_mu, grad_logvar), the pathwise estimate
+def check_reparameterization_gradient(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> CheckResult:
+    """Check fn(f, mu, logvar, eps) -> (grad_mu, grad_logvar), the reparameterization estimate
     mean_s grad f(mu + exp(logvar / 2) * eps_s); mu, logvar (d,), eps (S, d), f: (S, d) -> (S,),
     outputs (d,) each. The reference differentiates f at torch.distributions' Normal quantile of
     the same noise. Taught in notebook 05_reparameterization."""
-    safe = lambda f, mu, lv, eps: fn(f, mu.clone(), lv.clone(), eps.clone())  # noqa: E731
     return run_check(
-        "check_pathwise_gradient",
-        safe,
-        _reference_pathwise,
-        _pathwise_cases(),
+        "check_reparameterization_gradient",
+        fn,
+        _reference_reparameterization,
+        _reparameterization_cases(),
         PATHWISE_MISTAKES,
-        success="your pathwise gradient agrees with autograd through torch.distributions on all 4 cases.",
+        success="your reparameterization gradient agrees with autograd through torch.distributions on all 4 cases.",
     )
 
 
@@ -314,22 +289,16 @@ def check_inverse_cdf_sampler(fn: Callable[[torch.Tensor, torch.Tensor], torch.T
     inverse CDF (rate and u broadcast), against torch.distributions.Exponential(rate).icdf(u),
     and that z carries a gradient to the rate. Taught in notebook 05_reparameterization."""
     name = "check_inverse_cdf_sampler"
-    probe = _probe(
-        name,
-        fn,
-        _exponential_cases()[0].args,
-        (0,),
-        "compute z from the rate with tensor operations (no .item(), .detach() or torch.no_grad())",
-    )
+    probe = _own_noise(name, fn, _exponential_cases()[0].args)
     if probe is not None:
         return probe
-    safe = lambda rate, u: fn(rate.clone(), u.clone())  # noqa: E731
     return run_check(
         name,
-        safe,
+        fn,
         _reference_exponential,
         _exponential_cases(),
         EXPONENTIAL_MISTAKES,
+        grad=(0,),
         success="your sampler equals torch.distributions.Exponential(rate).icdf(u) in all 3 cases, "
         "and gradients reach the rate.",
     )

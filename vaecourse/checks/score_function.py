@@ -112,11 +112,6 @@ def _cases(offset: float = 0.0) -> list[Case]:
     ]
 
 
-def _safe(fn: Estimator) -> Estimator:
-    """Give the learner copies, so an in-place edit cannot change the reference's inputs."""
-    return lambda f, mu, logvar, eps: fn(f, mu.clone(), logvar.clone(), eps.clone())
-
-
 # -- wrong answers worth naming ------------------------------------------------------------
 def _with_scores(score_mu, score_logvar, *, std=lambda lv: torch.exp(0.5 * lv), centre=lambda v: v):
     """An estimator built from given scores (as functions of eps, std, logvar) and baseline."""
@@ -219,7 +214,7 @@ def check_score_function_estimator(fn: Estimator) -> CheckResult:
     """
     return run_check(
         "check_score_function_estimator",
-        _safe(fn),
+        fn,
         _reference,
         _cases(),
         ESTIMATOR_MISTAKES,
@@ -281,7 +276,7 @@ def check_baseline(fn: Estimator) -> CheckResult:
     """
     return run_check(
         "check_baseline",
-        _safe(fn),
+        fn,
         _reference_with_baseline,
         _cases(offset=10.0),
         BASELINE_MISTAKES,

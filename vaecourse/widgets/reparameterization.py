@@ -1,4 +1,4 @@
-"""Widgets of notebook 05_reparameterization: the score-function and the pathwise estimates of
+"""Widgets of notebook 05_reparameterization: the score-function and the reparameterization estimates of
 d/dmu E_{N(mu, sigma^2)}[f(z)] side by side, as the number of samples changes.
 
 - ``estimator_comparison(kind, k, num_samples)``: the numbers, a plain function: for each
@@ -23,9 +23,8 @@ from .score_function import estimator_controls
 
 __all__ = ["draw_estimator_comparison", "estimator_comparison", "estimator_comparison_widget"]
 
-ESTIMATORS = ("score_function", "pathwise")
-_LABELS = {"score_function": "score function", "pathwise": "pathwise (reparameterization)"}
-_SHORT = {"score_function": "score function", "pathwise": "pathwise"}
+ESTIMATORS = ("score_function", "reparameterization")
+_LABELS = {"score_function": "score function", "reparameterization": "reparameterization"}
 
 
 def estimator_comparison(
@@ -42,7 +41,7 @@ def estimator_comparison(
     ``num_estimates`` independent estimates each, every one the average of ``num_samples`` draws.
 
     Returns a dict: name (of f), num_samples, exact (the closed-form gradient), and for each of
-    "score_function" and "pathwise" a dict with estimates (tensor (num_estimates,)), mean, std
+    "score_function" and "reparameterization" a dict with estimates (tensor (num_estimates,)), mean, std
     and exact_std = sqrt(Var_1 / S). Taught in notebook 05_reparameterization.
     """
     f = objective(kind, k)
@@ -62,7 +61,7 @@ def estimator_comparison(
 def draw_estimator_comparison(numbers: dict, ax=None, *, legend: bool = True):
     """Histograms of both estimators' estimates (from :func:`estimator_comparison`; all of them,
     tails included, at least +- 4 exact standard deviations wide, on a logarithmic density
-    axis): score function filled, pathwise hatched, with the exact gradient as a dashed line
+    axis): score function filled, reparameterization hatched, with the exact gradient as a dashed line
     drawn under them; the legend sits beside the axes. Draws on ``ax`` or on a new figure;
     returns the Axes. Taught in notebook 05_reparameterization."""
     if ax is None:
@@ -72,7 +71,7 @@ def draw_estimator_comparison(numbers: dict, ax=None, *, legend: bool = True):
     high = max(max(exact + 4 * numbers[e]["exact_std"], numbers[e]["estimates"].max().item()) for e in ESTIMATORS)
     styles = {
         "score_function": dict(histtype="stepfilled", alpha=0.4, color="tab:blue"),
-        "pathwise": dict(histtype="step", hatch="///", color="tab:orange", linewidth=1.5),
+        "reparameterization": dict(histtype="step", hatch="///", color="tab:orange", linewidth=1.5),
     }
     for estimator in ESTIMATORS:
         ax.hist(
@@ -87,7 +86,7 @@ def draw_estimator_comparison(numbers: dict, ax=None, *, legend: bool = True):
     ax.set_yscale("log")
     ax.set_xlabel(r"estimate of $\partial\,\mathbb{E}[f(z)] / \partial\mu$")
     ax.set_ylabel("density (log scale)")
-    stds = ", ".join(f"{_SHORT[e]} {numbers[e]['std']:.3f}" for e in ESTIMATORS)
+    stds = ", ".join(f"{_LABELS[e]} {numbers[e]['std']:.3f}" for e in ESTIMATORS)
     ax.set_title(f"f = {numbers['name']}, S = {numbers['num_samples']}\nstd: {stds}", fontsize=10)
     if legend:
         ax.legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8, frameon=False)
@@ -96,7 +95,7 @@ def draw_estimator_comparison(numbers: dict, ax=None, *, legend: bool = True):
 
 def estimator_comparison_widget(kind: str = "cos", k: float = 5.0, num_samples: int = 10) -> ipywidgets.interactive:
     """Pick f (a family and its k) and the sample count S; see 2,000 score-function and 2,000
-    pathwise estimates of d/dmu E_{N(1, 1)}[f(z)] against the exact gradient. The returned
+    reparameterization estimates of d/dmu E_{N(1, 1)}[f(z)] against the exact gradient. The returned
     ``ipywidgets.interactive`` keeps the latest :func:`estimator_comparison` numbers in
     ``.result``. Taught in notebook 05_reparameterization."""
 

@@ -1,8 +1,8 @@
 """Student notebooks (the course notebooks with every exercise's solution taken out) and the
 catalogue of exercises.
 
-``make student`` runs ``python -m vaecourse._student --out student notebooks/*.ipynb``;
-``python -m vaecourse._student --catalogue notebooks/*.ipynb`` prints the exercises as a
+``make student`` runs ``python -m vaecourse.student --out student notebooks/*.ipynb``;
+``python -m vaecourse.student --catalogue notebooks/*.ipynb`` prints the exercises as a
 Markdown table. An exercise is a code cell with a ``# BEGIN SOLUTION`` line; its check is the
 ``check_*`` function called in the next code cell.
 
@@ -179,7 +179,7 @@ def build(sources: Sequence[str | Path], out_dir: str | Path) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m vaecourse._student", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m vaecourse.student", description=__doc__.split("\n")[0])
     parser.add_argument("notebooks", nargs="+", help="source notebooks (.ipynb)")
     parser.add_argument("--out", default="student", help="folder for the student notebooks (default: student)")
     parser.add_argument("--catalogue", action="store_true", help="print the exercises as a Markdown table instead")

@@ -31,10 +31,9 @@ class _ExpMinusOneMinus(torch.autograd.Function):
     (one op, no cancellation), so the series costs the training step nothing but its forward.
     """
 
-    generate_vmap_rule = True  # works under torch.func transforms too
-
     @staticmethod
-    def forward(t: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, t: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(t)
         small = t.abs() < 0.25
         ts = torch.where(small, t, 0.0)
         one = torch.ones((), dtype=t.dtype, device=t.device)
@@ -42,10 +41,6 @@ class _ExpMinusOneMinus(torch.autograd.Function):
         for n in range(12, 2, -1):
             acc = torch.addcmul(one, ts, acc, value=1 / n)
         return torch.where(small, 0.5 * ts * ts * acc, torch.expm1(t) - t)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        ctx.save_for_backward(inputs[0])
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> torch.Tensor:

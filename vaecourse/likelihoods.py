@@ -35,18 +35,13 @@ class _BernoulliLogProb(torch.autograd.Function):
     about what that fused op does (tests/benchmarks/bench_training.py).
     """
 
-    generate_vmap_rule = True  # works under torch.func transforms too
-
     @staticmethod
-    def forward(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def forward(ctx, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.save_for_backward(logits, x)
         shape = torch.broadcast_shapes(logits.shape, x.shape)
         nll = logits.expand(shape).abs().neg_().exp_().log1p_()  # softplus(-|l|)
         nll.addcmul_(logits.clamp(min=0), 1 - x).addcmul_(logits.clamp(max=0), x, value=-1)
         return nll.sum(-1).neg_()
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        ctx.save_for_backward(*inputs)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:

@@ -23,7 +23,6 @@ before the digest existed) still load, without the content check.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import math
 import os
@@ -34,7 +33,7 @@ from typing import NamedTuple
 import torch
 
 from .model import VAE
-from .train import History
+from .train import History, _restore, _snapshot
 
 __all__ = ["save_checkpoint", "load_checkpoint", "Checkpoint", "CheckpointError"]
 
@@ -158,16 +157,13 @@ def load_checkpoint(
     # Everything is checked: now change things, and undo them if anything still fails.
     if model is None:
         return Checkpoint(_built(config, state_dict), history, config)
-    model_before = {k: v.clone() for k, v in model.state_dict().items()}
-    optimizer_before = copy.deepcopy(optimizer.state_dict()) if optimizer is not None else None
+    saved = _snapshot(model, optimizer)
     try:
         model.load_state_dict(state_dict)
         if optimizer is not None:
             optimizer.load_state_dict(payload["optimizer"])
     except BaseException:
-        model.load_state_dict(model_before)
-        if optimizer is not None:
-            optimizer.load_state_dict(optimizer_before)
+        _restore(model, optimizer, saved)
         raise
     return Checkpoint(model, history, config)
 

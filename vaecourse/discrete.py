@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._validation import float_tensor, positive_float, positive_int
-from .estimators import _minus_leave_one_out_mean
+from .estimators import _minus_baseline
 from .likelihoods import _bernoulli_log_prob
 from .model import _mlp
 
@@ -110,22 +110,11 @@ def score_function(
     p = torch.sigmoid(logits.detach())
     z = (_uniform(logits, num_samples, generator) < p).to(logits.dtype)
     values = _evaluate(f, z)
-    signal = values.detach()
-    if isinstance(baseline, str):
-        signal = _minus_leave_one_out_mean(signal, baseline, num_samples)
-    elif isinstance(baseline, torch.Tensor):
-        float_tensor("baseline", baseline)
-        if tuple(baseline.shape) not in ((), tuple(logits.shape[:-1])):
-            raise ValueError(
-                f"baseline must be a scalar or of shape {tuple(logits.shape[:-1])}, got {tuple(baseline.shape)}"
-            )
-        signal = signal - baseline.detach()
-    elif baseline is not None:
-        if isinstance(baseline, bool) or not isinstance(baseline, (int, float)):
-            raise ValueError(f"baseline must be None, a number, a tensor or 'mean', got {type(baseline).__name__}")
-        if not math.isfinite(baseline):
-            raise ValueError(f"baseline must be a finite number, got {baseline}")
-        signal = signal - baseline
+    if isinstance(baseline, torch.Tensor) and tuple(baseline.shape) not in ((), tuple(logits.shape[:-1])):
+        raise ValueError(
+            f"baseline must be a scalar or of shape {tuple(logits.shape[:-1])}, got {tuple(baseline.shape)}"
+        )
+    signal = _minus_baseline(values.detach(), baseline, num_samples)
     return values + signal * log_q(z, logits)
 
 

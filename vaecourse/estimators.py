@@ -114,17 +114,7 @@ def score_function_gradient(
     std = torch.exp(0.5 * logvar)
     with torch.no_grad():
         values = _evaluate(f, _reparameterize(mu, logvar, eps), mu)
-    if isinstance(baseline, str):
-        values = _minus_leave_one_out_mean(values, baseline, num_samples)
-    elif baseline is not None:
-        if isinstance(baseline, torch.Tensor):
-            float_tensor("baseline", baseline)
-        elif isinstance(baseline, bool) or not isinstance(baseline, (int, float)):
-            raise ValueError(f"baseline must be None, a number, a tensor or 'mean', got {type(baseline).__name__}")
-        elif not math.isfinite(baseline):
-            raise ValueError(f"baseline must be a finite number, got {baseline}")
-        values = values - baseline
-    values = _against_z(values, mu)
+    values = _against_z(_minus_baseline(values, baseline, num_samples), mu)
     grad_mu = values * eps / std
     grad_logvar = values * 0.5 * (eps.pow(2) - 1)
     if per_sample:
@@ -166,11 +156,23 @@ def reparameterization_gradient(
     return grad_mu.detach().mean(0), grad_logvar.detach().mean(0)
 
 
-def _minus_leave_one_out_mean(values: torch.Tensor, baseline: str, num_samples: int) -> torch.Tensor:
-    """values (S, ...) minus, for each draw, the mean of the other S - 1 draws (baseline="mean"):
-    a baseline independent of the draw it multiplies. Shared by vaecourse.discrete."""
-    if baseline != "mean":
+def _minus_baseline(
+    values: torch.Tensor, baseline: float | torch.Tensor | str | None, num_samples: int
+) -> torch.Tensor:
+    """values (S, ...) minus the baseline, checked: None (nothing), a finite number or tensor, or
+    "mean": for each draw the mean of the other S - 1 draws (leave-one-out), independent of the
+    draw it multiplies. Shared by vaecourse.discrete."""
+    if baseline is None:
+        return values
+    if isinstance(baseline, torch.Tensor):
+        float_tensor("baseline", baseline)
+        return values - baseline.detach()
+    if baseline == "mean":
+        if num_samples < 2:
+            raise ValueError("baseline='mean' needs num_samples >= 2 (a leave-one-out mean)")
+        return values - (values.sum(0, keepdim=True) - values) / (num_samples - 1)
+    if isinstance(baseline, bool) or not isinstance(baseline, (int, float)):
         raise ValueError(f"baseline must be None, a number, a tensor or 'mean', got {baseline!r}")
-    if num_samples < 2:
-        raise ValueError("baseline='mean' needs num_samples >= 2 (a leave-one-out mean)")
-    return values - (values.sum(0, keepdim=True) - values) / (num_samples - 1)
+    if not math.isfinite(baseline):
+        raise ValueError(f"baseline must be a finite number, got {baseline}")
+    return values - baseline

@@ -390,14 +390,17 @@ def fit(
     return history
 
 
-def _snapshot(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> tuple[dict, dict]:
-    """Copies of the model's and the optimizer's state (state_dict returns live tensors)."""
-    return {k: v.clone() for k, v in model.state_dict().items()}, copy.deepcopy(optimizer.state_dict())
+def _snapshot(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None) -> tuple[dict, dict | None]:
+    """Copies of the model's and the optimizer's state (state_dict returns live tensors), to roll
+    back to with ``_restore``; also used by ``load_checkpoint``."""
+    optimizer_state = copy.deepcopy(optimizer.state_dict()) if optimizer is not None else None
+    return {k: v.clone() for k, v in model.state_dict().items()}, optimizer_state
 
 
-def _restore(model: torch.nn.Module, optimizer: torch.optim.Optimizer, saved: tuple[dict, dict]) -> None:
+def _restore(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None, saved: tuple[dict, dict | None]) -> None:
     model.load_state_dict(saved[0])
-    optimizer.load_state_dict(saved[1])
+    if optimizer is not None:
+        optimizer.load_state_dict(saved[1])
 
 
 def _where(epoch: int) -> str:

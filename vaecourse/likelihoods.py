@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from ._validation import float_tensor, in_unit_interval, positive_float, same_shape
 
@@ -27,29 +28,33 @@ class _BernoulliLogProb(torch.autograd.Function):
     """sum_i x_i log s(l_i) + (1 - x_i) log(1 - s(l_i)) over the last dimension, l and x
     broadcasting: the Bernoulli kernel, unchecked, used by every Bernoulli decoder here.
 
-    Per pixel, minus the log-probability is softplus(-|l|) + |l| (1 - x) for l > 0, or
-    softplus(-|l|) + |l| x for l < 0: non-negative terms, so nothing cancels, and it is exact
-    (to rounding) at every logit and grey level, where torch's binary_cross_entropy_with_logits,
-    (1 - x) l - log s(l), cancels for l < 0 (at l = -30, x = 0 it is 1% off). The forward runs
-    in place, and the backward is the one expression x - s(l), so it costs a training step
-    about what that fused op does (tests/benchmarks/bench_training.py).
+    Per pixel it is log s(|l|) - (1 - x) max(l, 0) - x max(-l, 0): terms of one sign, so nothing
+    cancels, and it is exact (to rounding) at every logit and grey level, where torch's
+    binary_cross_entropy_with_logits, (1 - x) l - log s(l), cancels for l < 0 (at l = -30,
+    x = 0 it returns 0 instead of 9.4e-14). log s(|l|) is one ``logsigmoid``, and the two
+    max terms are one ``torch.lerp`` from max(l, 0) to max(-l, 0) with weight x, which is exact
+    on both sides of x = 1/2. The backward is the one expression x - s(l) (autograd sums it
+    over broadcast dimensions), so a training step pays little for the exactness
+    (tests/benchmarks/bench_training.py).
     """
 
     @staticmethod
     def forward(ctx, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        if logits.dtype != x.dtype:  # lerp takes one dtype
+            dtype = torch.promote_types(logits.dtype, x.dtype)
+            logits, x = logits.to(dtype), x.to(dtype)
         ctx.save_for_backward(logits, x)
-        shape = torch.broadcast_shapes(logits.shape, x.shape)
-        nll = logits.expand(shape).abs().neg_().exp_().log1p_()  # softplus(-|l|)
-        nll.addcmul_(logits.clamp(min=0), 1 - x).addcmul_(logits.clamp(max=0), x, value=-1)
-        return nll.sum(-1).neg_()
+        relu = logits.relu()
+        linear = torch.lerp(relu, relu - logits, x)  # (1 - x) max(l, 0) + x max(-l, 0)
+        log_s = F.logsigmoid(logits.abs())  # log s(|l|) = -log(1 + e^-|l|), to an ulp
+        return (log_s.sub_(linear) if log_s.shape == linear.shape else log_s - linear).sum(-1)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
         logits, x = ctx.saved_tensors
         grad = grad.unsqueeze(-1)
-        grad_logits = (x - torch.sigmoid(logits)).mul_(grad).sum_to_size(logits.shape)
-        grad_x = (grad * logits).sum_to_size(x.shape) if ctx.needs_input_grad[1] else None
-        return grad_logits, grad_x
+        grad_x = grad * logits if ctx.needs_input_grad[1] else None
+        return (x - torch.sigmoid(logits)).mul_(grad), grad_x
 
 
 def _bernoulli_log_prob(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -114,9 +114,8 @@ def training_loss(
     Shapes: x (B, D) -> (scalar loss, ElboTerms of shape (B,)). Taught in notebook 06_full_vae.
     """
     mu, logvar = model.encode_flat(x)
-    eps = _sample_eps(mu, num_samples, generator)
-    if num_samples == 1:
-        eps = eps[0]  # (B, d): the draws of a one-sample run do not depend on num_samples
+    # (S, B, d), or (B, d) for one sample: the same draws either way
+    eps = _sample_eps(mu, num_samples if num_samples > 1 else None, generator)
     z = _reparameterize(mu, logvar, eps)
     if estimator == "reparameterization":
         recon = surrogate = model.log_px(model.decoder(z), x)
@@ -142,7 +141,7 @@ def training_loss(
     if free_bits > 0:
         loss = beta * kl_per_dim.mean(0).clamp(min=free_bits).sum() - surrogate.mean()
     else:
-        loss = (beta * kl - surrogate).mean()
+        loss = ((kl if beta == 1 else beta * kl) - surrogate).mean()
     recon, kl = recon.detach(), kl.detach()
     return loss, ElboTerms(recon - kl, recon, kl)
 
@@ -327,7 +326,7 @@ def fit(
                 model.train()
                 perm = torch.randperm(num, generator=_generator(seed, epoch, 1, device=torch.device("cpu"))).to(device)
                 noise = _generator(seed, epoch, 2, device=device)
-                step_sums = []  # (recon, kl) summed over each minibatch
+                step_terms = []  # (recon, kl) of each minibatch, each (B,), summed once per epoch
                 for start in range(0, num, batch_size):
                     xb = x[perm[start : start + batch_size]]
                     if binarize == "dynamic":
@@ -346,9 +345,9 @@ def fit(
                     optimizer.zero_grad(set_to_none=True)
                     loss.backward()
                     optimizer.step()
-                    step_sums.append(torch.stack((terms.recon, terms.kl)).sum(1))
+                    step_terms.append((terms.recon, terms.kl))
                     bar.update(1)
-                sums = torch.stack(step_sums).tolist()  # one read per epoch
+                sums = _sums_per_step(step_terms, batch_size)  # one read per epoch
                 for i, (r, k) in enumerate(sums):
                     if not math.isfinite(r - k):
                         _restore(model, optimizer, saved)
@@ -388,6 +387,16 @@ def fit(
     finally:
         model.train(was_training)
     return history
+
+
+def _sums_per_step(terms: list[tuple[torch.Tensor, torch.Tensor]], batch_size: int) -> list[list[float]]:
+    """[[recon summed over step i's minibatch, kl summed likewise] for every step], read from the
+    device at once: every minibatch but the last holds ``batch_size`` examples."""
+    full = len(terms) - 1
+    columns = [torch.cat(column) for column in zip(*terms)]
+    head = torch.stack([c[: full * batch_size].reshape(full, batch_size).sum(1) for c in columns], 1)
+    tail = torch.stack([c[full * batch_size :].sum() for c in columns]).unsqueeze(0)
+    return torch.cat((head, tail)).tolist()
 
 
 def _snapshot(model: torch.nn.Module, optimizer: torch.optim.Optimizer | None) -> tuple[dict, dict | None]:

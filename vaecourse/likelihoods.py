@@ -35,7 +35,7 @@ class _BernoulliLogProb(torch.autograd.Function):
     max terms are one ``torch.lerp`` from max(l, 0) to max(-l, 0) with weight x, which is exact
     on both sides of x = 1/2. The backward is the one expression x - s(l) (autograd sums it
     over broadcast dimensions), so a training step pays little for the exactness
-    (tests/benchmarks/bench_training.py).
+    (tests/benchmarks/bench_training.py times fit against a loop with torch's op).
     """
 
     @staticmethod

@@ -178,10 +178,13 @@ def fit_vs_bare(repeats: int, profile: bool) -> None:
         print(f"-- {label}, medians of {repeats} --")
         for opt in ("adam", "fused"):
             fit_t, bare_t = statistics.median(times["fit", opt]), statistics.median(times["bare", opt])
-            paired = statistics.median(f / b for f, b in zip(times["fit", opt], times["bare", opt]))
+            ratios = [f / b for f, b in zip(times["fit", opt], times["bare", opt])]
+            spread = (
+                " (quartiles {:.3f}-{:.3f}x)".format(*statistics.quantiles(ratios, n=4)[::2]) if repeats >= 4 else ""
+            )
             print(
                 f"{opt:5s} Adam: fit {fit_t:6.2f} s, bare loop {bare_t:6.2f} s, fit / bare = {fit_t / bare_t:.3f}x "
-                f"(median of paired ratios {paired:.3f}x; goal <= 1.050x)"
+                f"(median of paired ratios {statistics.median(ratios):.3f}x{spread}; goal <= 1.050x)"
             )
 
 

@@ -11,7 +11,9 @@ Speed, in the reference configuration (784-400-20 MLP, batch 128, Adam 1e-3):
       8,004 images) against a bare loop over tensor slices doing the same arithmetic (the
       pytorch/examples loss, no clamp, no history), both with torch's default Adam and both with
       fused Adam (goal: fit within 1.05x). ``--profile`` also counts the ATen calls per step of
-      each (torch.profiler);
+      each (torch.profiler) and prices fit's kernels: single steps of fit's step with the logvar
+      clamp, the KL kernel, the Bernoulli kernel or all three swapped for the bare loop's ops
+      (TorchOpsVAE), each paired with a bare step;
   (c) ten epochs of ``fit`` over the 60,000 images (goal: < 60 s on 2 cores).
 The loops are timed ``--repeats`` times, interleaved (in alternating order) so that background
 load hits them alike; the figures are medians, in wall-clock time and in this process's CPU time
@@ -112,11 +114,37 @@ def epoch_fit(model, optimizer, x: torch.Tensor, batch_size: int, seed: int, epo
     vc.fit(model, x, epochs=epochs, batch_size=batch_size, seed=seed, device="cpu", progress=False, optimizer=optimizer)
 
 
-def _reference_model(optimizer: str) -> tuple[vc.VAE, torch.optim.Optimizer]:
+class TorchOpsVAE(vc.VAE):
+    """The VAE with the pieces named in ``swap`` replaced, through the training contract
+    (encode_flat, log_px, kl_per_dim), by the bare loop's ops: "clamp" (no logvar clamp),
+    "bernoulli" (torch's binary_cross_entropy_with_logits), "kl" (expm1(t) - t, which cancels
+    near t = 0). With all three, fit's step does the bare loop's arithmetic."""
+
+    swap: frozenset[str] = frozenset()
+
+    def encode_flat(self, x):
+        if "clamp" in self.swap:
+            return tuple(self.encoder(x).chunk(2, dim=-1))
+        return super().encode_flat(x)
+
+    def log_px(self, out, x):
+        if "bernoulli" in self.swap:
+            return -F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(-1)
+        return super().log_px(out, x)
+
+    def kl_per_dim(self, mu, logvar):
+        if "kl" in self.swap:
+            return 0.5 * (mu.pow(2) + torch.expm1(logvar) - logvar)
+        return super().kl_per_dim(mu, logvar)
+
+
+def _reference_model(optimizer: str, swap: frozenset[str] = frozenset()) -> tuple[vc.VAE, torch.optim.Optimizer]:
     """The 784-400-20 model with fit's default optimizer ("fit"), torch's default Adam ("adam",
-    pytorch/examples' optimizer) or Adam with the fused kernel ("fused")."""
+    pytorch/examples' optimizer) or Adam with the fused kernel ("fused"); ``swap``: see TorchOpsVAE."""
     torch.manual_seed(0)
-    model = vc.VAE((28, 28), **REFERENCE_MODEL)
+    model = TorchOpsVAE((28, 28), **REFERENCE_MODEL) if swap else vc.VAE((28, 28), **REFERENCE_MODEL)
+    if swap:
+        model.swap = frozenset(swap)
     if optimizer == "fit":
         return model, vc.train.default_optimizer(model, lr=REFERENCE_FIT["lr"])
     return model, torch.optim.Adam(model.parameters(), lr=REFERENCE_FIT["lr"], fused=optimizer == "fused")
@@ -134,6 +162,53 @@ def _aten_calls_per_step(run, steps: int) -> float:
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         run()
     return sum(1 for e in prof.events() if e.name.startswith("aten::")) / steps
+
+
+def price_per_step(x_flat: torch.Tensor, optimizer_name: str, steps: int = 600) -> None:
+    """What fit's step pays over the bare loop's step, and which of its kernels pays it: fit's step
+    (training_loss, backward, optimizer step, as fit runs it) with none, some or all of its pieces
+    swapped for the bare loop's ops (TorchOpsVAE), each paired with a bare step on the same
+    minibatch in one round (the order rotates, so each takes every place in the round alike);
+    medians of the paired differences (single steps, so background load hits both alike).
+    A second bare step, timed the same way, shows what the pairing itself adds (about 0)."""
+    variants = {"fit's step": (), "  bare ops for clamp": ("clamp",), "  bare ops for KL": ("kl",)}
+    variants |= {"  bare ops for Bernoulli": ("bernoulli",), "  bare ops for all three": ("clamp", "kl", "bernoulli")}
+    bare_model, bare_optimizer = _reference_model(optimizer_name)
+    bare_noise = torch.Generator().manual_seed(0)
+    runs = {}
+    for name, swap in variants.items():
+        model, optimizer = _reference_model(optimizer_name, frozenset(swap))
+        noise, kept = torch.Generator().manual_seed(0), []
+
+        def fit_step(xb, model=model, optimizer=optimizer, noise=noise, kept=kept):
+            loss, terms = vc.training_loss(model, xb, generator=noise)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            kept.append((terms.recon, terms.kl))  # fit keeps them until the epoch ends
+            del kept[: -(len(x_flat) // 128)]
+
+        runs[name] = fit_step
+    control_model, control_optimizer = _reference_model(optimizer_name)
+    control_noise = torch.Generator().manual_seed(0)
+    runs["bare loop's step again"] = lambda xb: _step(control_model, control_optimizer, xb, control_noise)
+    bare, extra = [], {name: [] for name in runs}
+    order = list(runs)
+    for i in range(steps):
+        xb = x_flat[torch.randint(len(x_flat), (128,), generator=torch.Generator().manual_seed(i))]
+        start = time.perf_counter()
+        _step(bare_model, bare_optimizer, xb, bare_noise)
+        bare.append(time.perf_counter() - start)
+        for name in order[i % len(order) :] + order[: i % len(order)]:  # each in every place alike
+            start = time.perf_counter()
+            runs[name](xb)
+            extra[name].append(time.perf_counter() - start - bare[-1])
+    skip = steps // 10  # warm-up
+    base = statistics.median(bare[skip:])
+    print(f"   per step, {optimizer_name} Adam: bare loop's step {1e3 * base:.2f} ms (median of {steps - skip})")
+    for name, diffs in extra.items():
+        over = statistics.median(diffs[skip:])
+        print(f"   {name:28s} {1e6 * over:+5.0f} us over it ({1 + over / base:.3f}x)")
 
 
 def fit_vs_bare(repeats: int, profile: bool) -> None:
@@ -160,6 +235,8 @@ def fit_vs_bare(repeats: int, profile: bool) -> None:
         for loop, opt in configs:
             calls = _aten_calls_per_step(run(loop, opt, 0, (x[:1280], x_flat[:1280]), 1), 10)
             print(f"   ATen calls per step, {loop:4s} with {opt:5s} Adam: {calls:6.1f}")
+        for opt in ("adam", "fused"):
+            price_per_step(x_flat, opt)
     wall: dict[tuple[str, str], list[float]] = {c: [] for c in configs}
     cpu: dict[tuple[str, str], list[float]] = {c: [] for c in configs}
     for r in range(repeats):
@@ -313,7 +390,9 @@ def main() -> None:
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--only-fit-vs-bare", action="store_true", help="run (b) alone")
-    parser.add_argument("--profile", action="store_true", help="count ATen calls per step in (b)")
+    parser.add_argument(
+        "--profile", action="store_true", help="in (b), count ATen calls and price fit's kernels per step"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     load = os.getloadavg()

@@ -78,6 +78,16 @@ class BytesLikeTorchvisionMNIST(torch.utils.data.Dataset):
         return image.to(dtype=torch.get_default_dtype()).div(255), target
 
 
+def _torch_log_px(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """The bare loop's Bernoulli log-likelihood: torch's binary_cross_entropy_with_logits."""
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(-1)
+
+
+def _torch_kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """The bare loop's KL per dimension: expm1(t) - t, which cancels near t = 0."""
+    return 0.5 * (mu.pow(2) + torch.expm1(logvar) - logvar)
+
+
 def _step(
     model: vc.VAE, optimizer: torch.optim.Optimizer, xb: torch.Tensor, generator: torch.Generator
 ) -> torch.Tensor:
@@ -86,8 +96,8 @@ def _step(
     mu, logvar = model.encoder(xb).chunk(2, dim=-1)
     eps = torch.randn(mu.shape, generator=generator)
     logits = model.decoder(mu + torch.exp(0.5 * logvar) * eps)
-    recon = -F.binary_cross_entropy_with_logits(logits, xb, reduction="none").sum(-1)
-    kl = 0.5 * (mu.pow(2) + torch.expm1(logvar) - logvar).sum(-1)
+    recon = _torch_log_px(logits, xb)
+    kl = _torch_kl_per_dim(mu, logvar).sum(-1)
     loss = (kl - recon).mean()
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
@@ -117,8 +127,8 @@ def epoch_fit(model, optimizer, x: torch.Tensor, batch_size: int, seed: int, epo
 class TorchOpsVAE(vc.VAE):
     """The VAE with the pieces named in ``swap`` replaced, through the training contract
     (encode_flat, log_px, kl_per_dim), by the bare loop's ops: "clamp" (no logvar clamp),
-    "bernoulli" (torch's binary_cross_entropy_with_logits), "kl" (expm1(t) - t, which cancels
-    near t = 0). With all three, fit's step does the bare loop's arithmetic."""
+    "bernoulli" (_torch_log_px), "kl" (_torch_kl_per_dim). With all three, fit's step does the
+    bare loop's arithmetic."""
 
     swap: frozenset[str] = frozenset()
 
@@ -129,20 +139,20 @@ class TorchOpsVAE(vc.VAE):
 
     def log_px(self, out, x):
         if "bernoulli" in self.swap:
-            return -F.binary_cross_entropy_with_logits(out, x, reduction="none").sum(-1)
+            return _torch_log_px(out, x)
         return super().log_px(out, x)
 
     def kl_per_dim(self, mu, logvar):
         if "kl" in self.swap:
-            return 0.5 * (mu.pow(2) + torch.expm1(logvar) - logvar)
+            return _torch_kl_per_dim(mu, logvar)
         return super().kl_per_dim(mu, logvar)
 
 
-def _reference_model(optimizer: str, swap: frozenset[str] = frozenset()) -> tuple[vc.VAE, torch.optim.Optimizer]:
+def _reference_model(optimizer: str, swap: tuple[str, ...] = ()) -> tuple[vc.VAE, torch.optim.Optimizer]:
     """The 784-400-20 model with fit's default optimizer ("fit"), torch's default Adam ("adam",
     pytorch/examples' optimizer) or Adam with the fused kernel ("fused"); ``swap``: see TorchOpsVAE."""
     torch.manual_seed(0)
-    model = TorchOpsVAE((28, 28), **REFERENCE_MODEL) if swap else vc.VAE((28, 28), **REFERENCE_MODEL)
+    model = (TorchOpsVAE if swap else vc.VAE)((28, 28), **REFERENCE_MODEL)
     if swap:
         model.swap = frozenset(swap)
     if optimizer == "fit":
@@ -171,13 +181,14 @@ def price_per_step(x_flat: torch.Tensor, optimizer_name: str, steps: int = 600) 
     minibatch in one round (the order rotates, so each takes every place in the round alike);
     medians of the paired differences (single steps, so background load hits both alike).
     A second bare step, timed the same way, shows what the pairing itself adds (about 0)."""
+    batch = REFERENCE_FIT["batch_size"]
     variants = {"fit's step": (), "  bare ops for clamp": ("clamp",), "  bare ops for KL": ("kl",)}
     variants |= {"  bare ops for Bernoulli": ("bernoulli",), "  bare ops for all three": ("clamp", "kl", "bernoulli")}
     bare_model, bare_optimizer = _reference_model(optimizer_name)
     bare_noise = torch.Generator().manual_seed(0)
     runs = {}
     for name, swap in variants.items():
-        model, optimizer = _reference_model(optimizer_name, frozenset(swap))
+        model, optimizer = _reference_model(optimizer_name, swap)
         noise, kept = torch.Generator().manual_seed(0), []
 
         def fit_step(xb, model=model, optimizer=optimizer, noise=noise, kept=kept):
@@ -186,7 +197,7 @@ def price_per_step(x_flat: torch.Tensor, optimizer_name: str, steps: int = 600) 
             loss.backward()
             optimizer.step()
             kept.append((terms.recon, terms.kl))  # fit keeps them until the epoch ends
-            del kept[: -(len(x_flat) // 128)]
+            del kept[: -(len(x_flat) // batch)]
 
         runs[name] = fit_step
     control_model, control_optimizer = _reference_model(optimizer_name)
@@ -195,7 +206,7 @@ def price_per_step(x_flat: torch.Tensor, optimizer_name: str, steps: int = 600) 
     bare, extra = [], {name: [] for name in runs}
     order = list(runs)
     for i in range(steps):
-        xb = x_flat[torch.randint(len(x_flat), (128,), generator=torch.Generator().manual_seed(i))]
+        xb = x_flat[torch.randint(len(x_flat), (batch,), generator=torch.Generator().manual_seed(i))]
         start = time.perf_counter()
         _step(bare_model, bare_optimizer, xb, bare_noise)
         bare.append(time.perf_counter() - start)
